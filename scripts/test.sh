@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace, installing what is missing first.
+# This is the README's test command and what .ci/run calls.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+meridian_setup
+cd "$MERIDIAN_ROOT"
+
+step() { echo "==> $*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+step "cargo test (unit, integration, benches in test mode)"
+cargo test --workspace --all-targets --locked --quiet
+step "cargo test --doc"
+cargo test --workspace --doc --locked --quiet
+step "all checks passed"
