@@ -15,5 +15,12 @@
 //!   memory is zeroized on drop.
 
 pub mod arn;
+pub mod config;
 pub mod ids;
+pub mod keyring;
+pub mod policy;
+pub mod principal;
+pub mod rand;
+pub mod sigv4;
 pub mod time;
+pub mod token;
