@@ -20,8 +20,7 @@ Usage (botocore pinned; any throwaway venv will do):
     rustfmt --edition 2024 crates/meridian-edge/src/model/generated.rs
 
 `--check` exits non-zero when the committed file differs from what the
-installed botocore would produce (before rustfmt, the output is compared
-after normalising whitespace).
+installed botocore would produce (after rustfmt).
 
 The models are Apache-2.0 (Copyright Amazon.com, Inc. or its affiliates);
 see tools/BOTOCORE-NOTICE.
@@ -410,11 +409,19 @@ def main():
     args = parser.parse_args()
     text = generate(find_botocore_data(args.botocore_data))
     if args.check:
+        import subprocess  # noqa: PLC0415
+        import tempfile  # noqa: PLC0415
+
+        with tempfile.NamedTemporaryFile("w", suffix=".rs", delete=False) as tmp:
+            tmp.write(text)
+        subprocess.run(["rustfmt", "--edition", "2024", tmp.name], check=True)
+        with open(tmp.name) as f:
+            fresh = f.read()
+        os.unlink(tmp.name)
         with open(args.out) as f:
             committed = f.read()
-        squash = lambda s: re.sub(r"\s+", "", s).replace(",]", "]").replace(",}", "}").replace(",)", ")")
-        if squash(committed) != squash(text):
-            sys.exit(f"{args.out} is stale: rerun tools/gen_shapes.py")
+        if committed != fresh:
+            sys.exit(f"{args.out} is stale: rerun tools/gen_shapes.py and rustfmt")
         return
     with open(args.out, "w") as f:
         f.write(text)

@@ -1,0 +1,247 @@
+//! `router(state)`: the query API on `/` plus `/healthz` and `/readyz`, and
+//! the dispatch of one API request.
+//!
+//! ```text
+//! body (bounded, timed) ─► params (strict, no duplicates) ─► Action/Version
+//!   ─► operation model ─► SigV4 caller (signed ops) ─► per-key rate limit
+//!   ─► decode + validate input ─► handler ─► {Op}Response XML
+//! ```
+//!
+//! Routing follows AWS's recorded answers: no `Action` is a 302 to
+//! `https://aws.amazon.com/iam` (the query string appended on GET); an action
+//! the given `Version` lacks is `InvalidAction` "Could not find operation X
+//! for version V" (`NO_VERSION_SPECIFIED` when absent) in the AWSFault
+//! namespace; a POST body is read only with a form content type, exactly as
+//! AWS ignores other bodies. Validation comes after authentication (a bad
+//! signature wins over a bad parameter) and before any lookup.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{Request, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::decode::decode_input;
+use crate::error::{ApiError, ErrorNamespace};
+use crate::layers::{self, RequestId, failure};
+use crate::model::{self, ErrorCode, Service};
+use crate::operation::OperationRequest;
+use crate::query::Params;
+use crate::state::{AuthRequest, EdgeState};
+
+/// Where AWS redirects a request without `Action`.
+const MISSING_ACTION_LOCATION: &str = "https://aws.amazon.com/iam";
+
+/// The edge's router, with every layer in place.
+pub fn router(state: EdgeState) -> Router {
+    let limits = *state.limits();
+    let api = Router::new()
+        .route("/", get(api).post(api))
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(layers::panic_response))
+                .layer(HandleErrorLayer::new(layers::handle_layer_error))
+                .load_shed()
+                .layer(GlobalConcurrencyLimitLayer::new(
+                    limits.max_concurrent_requests,
+                ))
+                .timeout(limits.request_timeout)
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    layers::body_limit,
+                )),
+        )
+        .with_state(state.clone());
+    let health = Router::new()
+        .route("/healthz", get(layers::healthz))
+        .route("/readyz", get(layers::readyz))
+        .with_state(state.clone());
+    api.merge(health).layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(
+                state,
+                layers::request_context,
+            ))
+            .layer(TraceLayer::new_for_http().make_span_with(layers::make_span)),
+    )
+}
+
+async fn api(State(state): State<EdgeState>, request: Request) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let (parts, body) = request.into_parts();
+    let limits = *state.limits();
+    let body = match read_body(body, limits.body_read_timeout, limits.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => return failure(error, ErrorNamespace::AwsFault),
+    };
+    match dispatch(state, &parts, &body, request_id).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn read_body(body: Body, timeout: Duration, limit: usize) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(timeout, body.collect()).await {
+        Err(_) => Err(layers::body_timeout(timeout)),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(current) = source {
+                if current.is::<http_body_util::LengthLimitError>() {
+                    return Err(layers::too_large(limit));
+                }
+                source = current.source();
+            }
+            // The client went away or sent a broken chunked body.
+            Err(ApiError::new(
+                ErrorCode::MalformedQueryString,
+                "The request body could not be read",
+            ))
+        }
+    }
+}
+
+fn is_form(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+async fn dispatch(
+    state: EdgeState,
+    parts: &http::request::Parts,
+    body: &[u8],
+    request_id: String,
+) -> Result<Response, Response> {
+    let limits = *state.limits();
+    let raw_query = parts.uri.query().unwrap_or("");
+    let mut params = Params::new();
+    params
+        .extend_from_form(raw_query.as_bytes(), limits.query)
+        .map_err(|e| failure(e, ErrorNamespace::AwsFault))?;
+    if parts.method == Method::POST && is_form(&parts.headers) {
+        params
+            .extend_from_form(body, limits.query)
+            .map_err(|e| failure(e, ErrorNamespace::AwsFault))?;
+    }
+
+    let Some(action) = params.get("Action") else {
+        return Err(missing_action(&parts.method, raw_query));
+    };
+    let version = params.get("Version");
+    let operation = version
+        .and_then(Service::from_api_version)
+        .and_then(|service| model::operation(service, action))
+        .ok_or_else(|| {
+            failure(
+                ApiError::invalid_action(action, version),
+                ErrorNamespace::AwsFault,
+            )
+        })?;
+    tracing::Span::current().record("action", operation.name);
+    let namespace = ErrorNamespace::Service(operation.service);
+    let fail = |error: ApiError| failure(error, namespace);
+
+    let snapshot = state.snapshot();
+    let now = state.now();
+    let caller = if operation.unsigned {
+        None
+    } else {
+        if !carries_authentication(&parts.headers, &params) {
+            return Err(fail(ApiError::new(
+                ErrorCode::MissingAuthenticationToken,
+                "Request is missing Authentication Token",
+            )));
+        }
+        let auth = AuthRequest {
+            method: &parts.method,
+            path: parts.uri.path(),
+            raw_query,
+            headers: &parts.headers,
+            body,
+            params: &params,
+            service: operation.service,
+        };
+        let caller = state
+            .authenticator()
+            .authenticate(&auth, &snapshot, now)
+            .map_err(fail)?;
+        state
+            .rate_limiter()
+            .check(&caller.access_key_id)
+            .map_err(fail)?;
+        Some(caller)
+    };
+
+    let input = operation
+        .input
+        .map(|shape| decode_input(shape, &params))
+        .transpose()
+        .map_err(fail)?;
+    let Some(handler) = state.handlers().get(operation).cloned() else {
+        return Err(fail(ApiError::new(
+            ErrorCode::NotImplemented,
+            format!("{} is not implemented by this server yet", operation.name),
+        )));
+    };
+    let result = handler(OperationRequest {
+        state,
+        request_id: request_id.clone(),
+        operation,
+        input,
+        caller,
+        snapshot,
+        now,
+    })
+    .await
+    .map_err(fail)?;
+    let document = result.into_document(operation, &request_id);
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"))],
+        document,
+    )
+        .into_response())
+}
+
+/// Whether the request carries any SigV4 material (header or presigned).
+fn carries_authentication(headers: &http::HeaderMap, params: &Params) -> bool {
+    headers.contains_key(header::AUTHORIZATION)
+        || params.get("X-Amz-Algorithm").is_some()
+        || params.get("X-Amz-Credential").is_some()
+        || params.get("X-Amz-Signature").is_some()
+}
+
+/// AWS's answer to a request without `Action`: a redirect to the IAM page.
+fn missing_action(method: &Method, raw_query: &str) -> Response {
+    let location = if *method == Method::GET && !raw_query.is_empty() {
+        format!("{MISSING_ACTION_LOCATION}?{raw_query}")
+    } else {
+        MISSING_ACTION_LOCATION.to_owned()
+    };
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
