@@ -239,7 +239,9 @@ mod tests {
         for code in ErrorCode::ALL {
             assert!(seen.insert(code.as_str()), "{}", code.as_str());
             assert_eq!(format!("{code:?}"), code.as_str());
+            assert_eq!(ErrorCode::from_code(code.as_str()), Some(*code));
         }
+        assert_eq!(ErrorCode::from_code("NoSuchCode"), None);
     }
 
     #[test]

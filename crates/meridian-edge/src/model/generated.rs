@@ -5674,6 +5674,12 @@ impl ErrorCode {
         }
     }
 
+    /// The code whose wire string is `code` (to map codes that core
+    /// errors carry as strings, e.g. `SigV4Error::code`).
+    pub fn from_code(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+
     /// The HTTP status AWS answers with.
     pub const fn http_status(self) -> u16 {
         match self {
