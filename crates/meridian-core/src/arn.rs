@@ -123,14 +123,22 @@ impl Arn {
             return Err(ArnError::TooLong);
         }
         let mut parts = text.splitn(6, ':');
-        let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
+        let (
+            Some("arn"),
+            Some(partition),
+            Some(service),
+            Some(region),
+            Some(account),
+            Some(resource),
+        ) = (
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
-        ) else {
+        )
+        else {
             return Err(ArnError::Malformed);
         };
         Partition::new(partition)?;
@@ -253,9 +261,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_arns() {
-        assert_eq!(Arn::parse("nothing-valid-in-here"), Err(ArnError::Malformed));
+        assert_eq!(
+            Arn::parse("nothing-valid-in-here"),
+            Err(ArnError::Malformed)
+        );
         assert_eq!(Arn::parse("arn:aws:iam::123"), Err(ArnError::Malformed));
-        assert_eq!(Arn::parse("arn::b:::something/test-role"), Err(ArnError::InvalidPartition));
+        assert_eq!(
+            Arn::parse("arn::b:::something/test-role"),
+            Err(ArnError::InvalidPartition)
+        );
         assert_eq!(Arn::parse("arn:aws::::x"), Err(ArnError::InvalidService));
         assert_eq!(Arn::parse("arn:aws:iam::1:"), Err(ArnError::EmptyResource));
         let long = format!("arn:aws:s3:::{}", "a".repeat(MAX_ARN_LENGTH));
