@@ -23,8 +23,11 @@
 //! Entry points: [`router::router`], [`server::serve`], [`state::EdgeState`],
 //! [`operation::HandlerTable`].
 
+pub mod auth;
+pub mod authz;
 pub mod decode;
 pub mod error;
+pub mod iam;
 pub mod layers;
 pub mod model;
 pub mod operation;
@@ -33,4 +36,5 @@ pub mod rate_limit;
 pub mod router;
 pub mod server;
 pub mod state;
+pub mod sts;
 pub mod xml;

@@ -1,0 +1,1 @@
+//! (being written: see the task that owns this module)
