@@ -65,6 +65,74 @@ impl fmt::Debug for SystemRng {
     }
 }
 
+/// A source that draws from `inner` in blocks of [`BufferedRandom::BLOCK`]
+/// bytes and hands them out in small pieces.
+///
+/// AWS-LC's `RAND_bytes` costs about as much for 63 bytes as for a kilobyte
+/// (its per-call DRBG bookkeeping dominates), and a mint needs 63 bytes, so a
+/// per-worker buffered source removes most of that cost. Bytes are zeroized in
+/// the buffer as soon as they are handed out, so the buffer holds only bytes
+/// that no one has used yet. Requests larger than half a block bypass the
+/// buffer. Keep one per thread or worker (it is `&mut`), never share one
+/// across a `fork`.
+pub struct BufferedRandom<R: RandomSource> {
+    inner: R,
+    block: Box<[u8; BLOCK]>,
+    used: usize,
+}
+
+const BLOCK: usize = 1024;
+
+impl<R: RandomSource> BufferedRandom<R> {
+    /// Bytes drawn from the inner source at a time.
+    pub const BLOCK: usize = BLOCK;
+
+    /// A buffered view of `inner`; nothing is drawn until first use.
+    pub fn new(inner: R) -> BufferedRandom<R> {
+        BufferedRandom {
+            inner,
+            block: Box::new([0; BLOCK]),
+            used: BLOCK,
+        }
+    }
+}
+
+impl<R: RandomSource> RandomSource for BufferedRandom<R> {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), RandomError> {
+        if dest.len() > BLOCK / 2 {
+            return self.inner.fill(dest);
+        }
+        if BLOCK - self.used < dest.len() {
+            // Mark the block used before drawing so that a failed draw is
+            // never served from.
+            self.used = BLOCK;
+            self.inner.fill(self.block.as_mut_slice())?;
+            self.used = 0;
+        }
+        let end = self.used + dest.len();
+        let piece = &mut self.block[self.used..end];
+        dest.copy_from_slice(piece);
+        piece.zeroize();
+        self.used = end;
+        Ok(())
+    }
+}
+
+impl<R: RandomSource> Drop for BufferedRandom<R> {
+    fn drop(&mut self) {
+        self.block.zeroize();
+    }
+}
+
+impl<R: RandomSource + fmt::Debug> fmt::Debug for BufferedRandom<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufferedRandom")
+            .field("inner", &self.inner)
+            .field("available", &(BLOCK - self.used))
+            .finish_non_exhaustive()
+    }
+}
+
 /// A reproducible byte stream for tests, fixtures and benches.
 ///
 /// **Not for production.** Anyone who knows (or guesses) the seed can predict
@@ -160,6 +228,65 @@ mod tests {
         rng.fill(&mut y).unwrap();
         assert_ne!(x, y);
         assert_ne!(x, [0u8; 32]);
+    }
+
+    /// Fails every draw after the first `ok` ones.
+    struct Failing {
+        ok: usize,
+    }
+
+    impl RandomSource for Failing {
+        fn fill(&mut self, dest: &mut [u8]) -> Result<(), RandomError> {
+            if self.ok == 0 {
+                return Err(RandomError::SourceFailed);
+            }
+            self.ok -= 1;
+            dest.fill(0xab);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn buffered_source_serves_the_inner_stream_in_blocks() {
+        let mut direct = DeterministicRandom::from_seed(9);
+        let mut stream = vec![0u8; 8 * BLOCK];
+        direct.fill(&mut stream).unwrap();
+        let mut buffered = BufferedRandom::new(DeterministicRandom::from_seed(9));
+        // A model of the documented behaviour: small pieces come from the
+        // current block in order; a piece that does not fit starts a new
+        // block; large pieces are drawn directly.
+        let (mut inner_pos, mut block_start, mut used) = (0, 0, BLOCK);
+        for size in [63, 63, 500, 100, 513, 512, 1, 0, 63, 900, 63] {
+            let expected = if size > BLOCK / 2 {
+                inner_pos += size;
+                &stream[inner_pos - size..inner_pos]
+            } else {
+                if BLOCK - used < size {
+                    block_start = inner_pos;
+                    inner_pos += BLOCK;
+                    used = 0;
+                }
+                used += size;
+                &stream[block_start + used - size..block_start + used]
+            };
+            let mut piece = vec![0u8; size];
+            buffered.fill(&mut piece).unwrap();
+            assert_eq!(piece, expected, "piece of {size}");
+            // Served bytes are cleared from the buffer.
+            assert!(buffered.block[..buffered.used].iter().all(|&b| b == 0));
+        }
+    }
+
+    #[test]
+    fn buffered_source_bypasses_large_requests_and_reports_failures() {
+        let mut buffered = BufferedRandom::new(Failing { ok: 1 });
+        let mut big = [0u8; BLOCK];
+        buffered.fill(&mut big).unwrap();
+        assert!(big.iter().all(|&b| b == 0xab));
+        let mut small = [0u8; 8];
+        assert_eq!(buffered.fill(&mut small), Err(RandomError::SourceFailed));
+        // The failed draw left nothing to serve.
+        assert_eq!(buffered.fill(&mut small), Err(RandomError::SourceFailed));
     }
 
     #[test]
