@@ -7,9 +7,12 @@
 //! \n SignedHeaders \n PayloadHash
 //! ```
 //!
-//! * URI: the raw path, optionally normalised (`.`/`..`/empty segments removed
-//!   as botocore's `remove_dot_segments` does, keeping a trailing `/`), then
-//!   encoded twice (non-S3) or decoded and encoded once per segment (S3).
+//! * URI: the raw path, optionally normalised (RFC 3986 `remove_dot_segments`,
+//!   and empty segments dropped as every SDK does), then encoded twice
+//!   (non-S3) or decoded and encoded once per segment (S3). A path ending in
+//!   `/.` or `/..` keeps a trailing `/` (RFC 3986, the AWS test suite and the
+//!   `aws-sigv4` crate); botocore drops it, so a botocore client signing such
+//!   a path would not verify — STS and IAM only ever use `/`.
 //! * Query: each parameter decoded (`+` is a space) and re-encoded with the
 //!   RFC 3986 unreserved set, sorted by encoded name then encoded value,
 //!   `name=` for an empty value; presigned requests leave out
@@ -133,9 +136,10 @@ fn append_trimmed(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
-/// botocore's `remove_dot_segments`: drops empty and `.` segments, resolves
-/// `..` (never above the root), keeps a leading `/` and, when anything
-/// remains, a trailing `/`.
+/// RFC 3986 `remove_dot_segments` on an absolute path, also dropping empty
+/// segments: resolves `.` and `..` (never above the root), keeps the leading
+/// `/`, and keeps a trailing `/` when the path ends in `/`, `/.` or `/..` and
+/// anything remains.
 fn normalize(path: &str) -> String {
     let mut segments: Vec<&str> = Vec::new();
     for segment in path.split('/') {
@@ -152,7 +156,8 @@ fn normalize(path: &str) -> String {
         out.push('/');
     }
     out.push_str(&segments.join("/"));
-    if path.ends_with('/') && !segments.is_empty() {
+    let trailing_slash = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
+    if trailing_slash && !segments.is_empty() {
         out.push('/');
     }
     out
@@ -309,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn normalizes_like_botocore() {
+    fn normalizes_like_rfc_3986() {
         let table = [
             ("/", "/"),
             ("//", "/"),
@@ -320,6 +325,10 @@ mod tests {
             ("/./example", "/example"),
             ("/a/b/../c/", "/a/c/"),
             ("/../../x", "/x"),
+            ("/-/.", "/-/"),
+            ("/a/b/..", "/a/"),
+            ("/a/b/../", "/a/"),
+            ("/a/b/.x", "/a/b/.x"),
         ];
         for (input, expected) in table {
             assert_eq!(normalize(input), expected, "{input:?}");
