@@ -76,14 +76,13 @@ impl CompiledStatement {
     /// How the statement's `Principal` names the caller: `None` when the
     /// statement has no principal element (identity policies), `Some(None)`
     /// when it does not apply to this caller. A `NotPrincipal` that does not
-    /// list the caller counts as a wildcard grant.
+    /// exclude the caller counts as a wildcard.
     pub(crate) fn principal_match(&self, caller: &Caller<'_>) -> Option<Option<PrincipalMatch>> {
         let (negated, spec) = self.principal.as_ref()?;
-        let found = spec.best_match(caller);
         Some(if *negated {
-            found.is_none().then_some(PrincipalMatch::Wildcard)
+            (!spec.excludes(caller)).then_some(PrincipalMatch::Wildcard)
         } else {
-            found
+            spec.best_match(caller)
         })
     }
 }

@@ -286,6 +286,7 @@ pub struct RequestContext<'a> {
     service: &'a str,
     action_name: &'a str,
     resource: Option<ResourceParts<'a>>,
+    resource_account: Option<&'a str>,
     now: Timestamp,
     caller: Caller<'a>,
     entries: SmallVec<[Entry<'a>; 16]>,
@@ -301,6 +302,7 @@ impl<'a> RequestContext<'a> {
             service,
             action_name,
             resource: None,
+            resource_account: None,
             now,
             caller: Caller::Anonymous,
             entries: SmallVec::new(),
@@ -311,6 +313,16 @@ impl<'a> RequestContext<'a> {
     /// resource patterns match (the request is treated as being on `*`).
     pub fn with_resource(mut self, arn: &'a str) -> RequestContext<'a> {
         self.resource = Some(ResourceParts::split(arn));
+        self
+    }
+
+    /// Sets the account that owns the resource, for resources whose ARN has
+    /// no account part (S3 buckets and objects). Also sets
+    /// `aws:ResourceAccount`. Without it the account is read from the ARN;
+    /// when neither gives one, the request counts as cross-account.
+    pub fn with_resource_account(mut self, account: &'a str) -> RequestContext<'a> {
+        self.resource_account = Some(account);
+        self.set_known(KnownKey::ResourceAccount, Value::String(account));
         self
     }
 
@@ -447,6 +459,16 @@ impl<'a> RequestContext<'a> {
 
     pub(crate) fn resource_parts(&self) -> Option<&ResourceParts<'a>> {
         self.resource.as_ref()
+    }
+
+    /// The account that owns the resource: the one set explicitly, else the
+    /// ARN's account part; `None` when unknown.
+    pub fn resource_account(&self) -> Option<&'a str> {
+        self.resource_account.or_else(|| {
+            self.resource
+                .map(|resource| resource.account())
+                .filter(|account| !account.is_empty())
+        })
     }
 
     /// Every value of a key, in insertion order.

@@ -299,7 +299,10 @@ fn scan_resource_policy<'p>(
 /// What the caller's own policies say.
 struct IdentitySide<'p> {
     deny: Option<StatementRef<'p>>,
-    root: bool,
+    /// The caller is the account root: nothing of its own limits it.
+    caller_root: bool,
+    /// The identity layer allows everything (sessions derived from root).
+    identity_all: bool,
     identity_allow: Option<StatementRef<'p>>,
     boundary_ok: bool,
     session_ok: bool,
@@ -309,19 +312,20 @@ impl<'p> IdentitySide<'p> {
     fn evaluate(perms: Option<&PermissionSet<'p>>, ctx: &RequestContext<'_>) -> IdentitySide<'p> {
         let mut side = IdentitySide {
             deny: None,
-            root: matches!(ctx.caller(), Caller::Root { .. }),
+            caller_root: matches!(ctx.caller(), Caller::Root { .. }),
+            identity_all: false,
             identity_allow: None,
             boundary_ok: true,
             session_ok: true,
         };
-        if side.root {
+        if side.caller_root {
             return side;
         }
         let Some(perms) = perms else {
             return side;
         };
         match perms.identity {
-            IdentityPolicies::Root => side.root = true,
+            IdentityPolicies::Root => side.identity_all = true,
             IdentityPolicies::Policies(policies) => {
                 let scan = scan_layer(policies.iter().map(|p| &**p), PolicySource::Identity, ctx);
                 if scan.deny.is_some() {
@@ -354,27 +358,29 @@ impl<'p> IdentitySide<'p> {
         side
     }
 
-    /// identity ∩ boundary ∩ session: the allowing identity statement, or why not.
+    /// identity ∩ boundary ∩ session: the allowing identity statement
+    /// (`None` when the identity layer is the root's), or why not.
     fn full(&self) -> Result<Option<StatementRef<'p>>, Reason> {
-        if self.root {
+        if self.caller_root {
             return Ok(None);
         }
-        match self.identity_allow {
-            None => Err(Reason::NoIdentityPolicyAllows),
-            Some(_) if !self.boundary_ok => Err(Reason::NoBoundaryAllows),
-            Some(_) if !self.session_ok => Err(Reason::NoSessionPolicyAllows),
-            Some(allow) => Ok(Some(allow)),
+        if self.identity_allow.is_none() && !self.identity_all {
+            return Err(Reason::NoIdentityPolicyAllows);
         }
+        self.limits()?;
+        Ok(self.identity_allow)
     }
 
     /// boundary ∩ session only (a grant naming the role or federating user).
     fn limits(&self) -> Result<(), Reason> {
-        if self.root || (self.boundary_ok && self.session_ok) {
+        if self.caller_root {
             Ok(())
         } else if !self.boundary_ok {
             Err(Reason::NoBoundaryAllows)
-        } else {
+        } else if !self.session_ok {
             Err(Reason::NoSessionPolicyAllows)
+        } else {
+            Ok(())
         }
     }
 }
@@ -427,8 +433,8 @@ pub fn authorize<'p>(perms: &PermissionSet<'p>, ctx: &RequestContext<'_>) -> Dec
 /// `ctx` carries the action (`sts:AssumeRole`, `sts:AssumeRoleWithSAML`,
 /// `sts:AssumeRoleWithWebIdentity`, `sts:TagSession`, `sts:SetSourceIdentity`
 /// — evaluate each the request needs) and the role ARN as resource; the role's
-/// account is read from it. Without a resource the request is treated as
-/// cross-account.
+/// account is read from it. Without a resource account the request is treated
+/// as cross-account.
 pub fn authorize_assume_role<'p>(
     trust: &'p Policy,
     caller_permissions: Option<&PermissionSet<'p>>,
@@ -438,7 +444,10 @@ pub fn authorize_assume_role<'p>(
 }
 
 /// Authorization of a request on a resource that has (or lacks) a
-/// resource-based policy, with the same-account and cross-account rules.
+/// resource-based policy, with the same-account and cross-account rules. The
+/// resource's account comes from its ARN or, for ARNs without one (S3), from
+/// [`RequestContext::with_resource_account`]; when unknown, the request is
+/// treated as cross-account.
 pub fn authorize_resource_access<'p>(
     resource_policy: Option<&'p Policy>,
     caller_permissions: Option<&PermissionSet<'p>>,
@@ -467,9 +476,9 @@ fn authorize_with_resource_policy<'p>(
         Mode::Resource => PolicySource::Resource,
     };
     let caller = ctx.caller();
-    let resource_account = ctx.resource_parts().map(|parts| parts.account());
     let aws_principal = caller.account().is_some();
-    let cross_account = aws_principal && caller.account() != resource_account;
+    let cross_account = aws_principal
+        && (ctx.resource_account().is_none() || caller.account() != ctx.resource_account());
 
     let resource_scan = resource_policy
         .map(|policy| scan_resource_policy(policy, source, ctx))

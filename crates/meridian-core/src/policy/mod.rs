@@ -159,9 +159,11 @@
 //!   `AROA…`) in `Principal` are matched against the caller's ids.
 //! * `"Principal": {"AWS": "*"}` matches every caller, like `"*"`, including
 //!   web-identity, SAML and service callers.
-//! * `NotPrincipal` (allowed in the generic resource kind) excludes the
-//!   callers it names directly or through their account; AWS's order of
-//!   checks there is unspecified.
+//! * `NotPrincipal` (allowed in the generic resource kind only) leaves a
+//!   caller out only when every level of its identity is listed (account and
+//!   user; account, role and session), which is how AWS tells authors to
+//!   write it; AWS does not specify the partial cases, and treating them as
+//!   covered is the safe reading for `Deny`.
 //! * SCPs and RCPs (AWS Organizations) are not modelled.
 //! * Several session policies (inline plus managed ARNs) form one layer: any
 //!   of them allowing is enough, as for identity policies.

@@ -328,6 +328,67 @@ impl PrincipalSpec {
     }
 }
 
+impl PrincipalSpec {
+    /// Whether a `NotPrincipal` with this value leaves the caller out: the
+    /// wildcard, or every level of the caller's identity listed — account and
+    /// user; account, role and session; account and federated user. AWS
+    /// evaluates `NotPrincipal` against each level ("AWS might validate the
+    /// account first, then the role, and then the assumed-role user") and
+    /// tells authors to list all of them; listing only some leaves the caller
+    /// covered, which is the safe reading for a `Deny`.
+    pub(crate) fn excludes(&self, caller: &Caller<'_>) -> bool {
+        if self.wildcard {
+            return true;
+        }
+        let has = |wanted: &dyn Fn(&AwsPrincipal) -> bool| self.aws.iter().any(wanted);
+        let account_listed = |account: &str| {
+            has(&|p| matches!(p, AwsPrincipal::Account(listed) if **listed == *account))
+        };
+        match *caller {
+            Caller::Root { account, .. } => account_listed(account),
+            Caller::User {
+                account,
+                arn,
+                user_id,
+            } => {
+                account_listed(account)
+                    && has(&|p| match p {
+                        AwsPrincipal::User(listed) => **listed == *arn,
+                        AwsPrincipal::UniqueId(listed) => Some(&**listed) == user_id,
+                        _ => false,
+                    })
+            }
+            Caller::AssumedRole {
+                account,
+                session_arn,
+                role_arn,
+                role_id,
+            } => {
+                account_listed(account)
+                    && has(&|p| match p {
+                        AwsPrincipal::Role(listed) => **listed == *role_arn,
+                        AwsPrincipal::UniqueId(listed) => Some(&**listed) == role_id,
+                        _ => false,
+                    })
+                    && has(
+                        &|p| matches!(p, AwsPrincipal::AssumedRole(listed) if **listed == *session_arn),
+                    )
+            }
+            Caller::FederatedUser { account, arn, .. } => {
+                account_listed(account)
+                    && has(
+                        &|p| matches!(p, AwsPrincipal::FederatedUser(listed) if **listed == *arn),
+                    )
+            }
+            Caller::WebIdentity { .. }
+            | Caller::Saml { .. }
+            | Caller::Service { .. }
+            | Caller::CanonicalUser { .. } => self.best_match(caller).is_some(),
+            Caller::Anonymous => false,
+        }
+    }
+}
+
 fn aws_match(principal: &AwsPrincipal, caller: &Caller<'_>) -> Option<PrincipalMatch> {
     let same = |expected: &str, actual: &str| expected == actual;
     match (principal, *caller) {
