@@ -255,4 +255,33 @@ mod tests {
         disabled.get_or_derive("AKID", "20150830", "us-east-1", "sts", SECRET);
         assert!(disabled.is_empty());
     }
+
+    #[test]
+    fn many_threads_share_one_cache() {
+        let cache = SigningKeyCache::new(64);
+        let expected = SigningKey::derive(SECRET, "20150830", "us-east-1", "sts");
+        let rotated = SigningKey::derive(b"rotated", "20150830", "us-east-1", "sts");
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let cache = &cache;
+                let (expected, rotated) = (&expected, &rotated);
+                scope.spawn(move || {
+                    for round in 0..300 {
+                        let key_id = format!("AKID{}", round % 100);
+                        // Odd threads use a different secret for the same key ids:
+                        // every answer must match the secret asked with.
+                        let (secret, want): (&[u8], &SigningKey) = if thread % 2 == 0 {
+                            (SECRET, expected)
+                        } else {
+                            (b"rotated", rotated)
+                        };
+                        let key =
+                            cache.get_or_derive(&key_id, "20150830", "us-east-1", "sts", secret);
+                        assert_eq!(key.0, want.0);
+                    }
+                });
+            }
+        });
+        assert!(cache.len() <= cache.capacity());
+    }
 }

@@ -42,6 +42,14 @@ impl fmt::Debug for Verifier {
     }
 }
 
+// Every request thread shares one verifier: fail the build if that stops
+// being possible.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Verifier>();
+    shareable::<ParsedAuth>();
+};
+
 /// A request whose signature has been verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
