@@ -224,8 +224,8 @@ pub enum SigV4Error {
     },
 
     /// The request date is not ISO 8601 basic format. `IncompleteSignature`
-    /// 400, "Date must be in ISO-8601 'basic format'. Got '…'. See
-    /// http://en.wikipedia.org/wiki/ISO_8601".
+    /// 400, `Date must be in ISO-8601 'basic format'. Got '…'. See
+    /// http://en.wikipedia.org/wiki/ISO_8601`.
     #[error("request date is not iso 8601")]
     InvalidDate {
         /// The value received.

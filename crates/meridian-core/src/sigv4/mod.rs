@@ -29,6 +29,17 @@
 //! The request is described by [`request::Request`], which knows no HTTP
 //! crate: method, raw path, raw query, headers as received and the payload (or
 //! just its SHA-256, for resource services that forward only the hash).
+//!
+//! What callers must do, because the verifier cannot:
+//!
+//! * The access key id is not covered by the signature (SigV4 signs with the
+//!   secret, not the id): validate its format, look it up, and for `ASIA…`
+//!   keys check that the session token opens to that very key id.
+//! * Pass `Host` exactly as received, port included (`:authority` for
+//!   HTTP/2), and the method actually received: boto3 presigns STS URLs as
+//!   POST, so the same URL sent as GET must fail.
+//! * Reject repeated operation parameters (two `Action`s) before dispatch:
+//!   the canonical query covers both, so only the dispatcher can be confused.
 
 pub mod canonical;
 pub mod error;
