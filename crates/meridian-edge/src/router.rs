@@ -181,6 +181,10 @@ async fn dispatch(
             body,
             params: &params,
             service: operation.service,
+            peer: parts
+                .extensions
+                .get::<crate::server::PeerAddr>()
+                .map(|peer| peer.0.ip()),
         };
         let caller = state
             .authenticator()

@@ -5,14 +5,17 @@
 //! lock held across I/O) and submits writes through [`ConfigWriter`], which
 //! `meridian-server` implements on top of Raft. Time and randomness come from
 //! [`Clock`] and [`RandomSource`] so tests fix both. Caller authentication is
-//! an [`Authenticator`]: the SigV4 one plugs in when `meridian_core::sigv4`
-//! lands; tests use their own.
+//! an [`Authenticator`] (production: [`crate::auth::SigV4Authenticator`]).
+//! Key material (the KEK that opens long-term secrets and the session-token
+//! key ring) is a [`KeyMaterial`]; issuance freshness is a [`Freshness`]
+//! flag the server refreshes whenever it knows its applied state is current.
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use http::{HeaderMap, Method};
@@ -21,8 +24,11 @@ use meridian_core::config::error::ConfigError;
 use meridian_core::config::snapshot::ConfigSnapshot;
 use meridian_core::principal::Principal;
 use meridian_core::time::Timestamp;
+use meridian_core::token::{ProviderClaim, SessionId, SessionPolicy, SessionTag};
 use tokio::sync::watch;
 
+pub use crate::auth::keys::KeyMaterial;
+use crate::authz::PolicyCache;
 use crate::error::ApiError;
 use crate::model::Service;
 use crate::operation::HandlerTable;
@@ -99,6 +105,9 @@ pub struct AuthRequest<'a> {
     pub params: &'a Params,
     /// The service the `Version` selected (`sts` or `iam` scope).
     pub service: Service,
+    /// The client's address (the TCP peer), when the listener knows it:
+    /// `aws:SourceIp`.
+    pub peer: Option<IpAddr>,
 }
 
 /// An authenticated caller.
@@ -110,6 +119,40 @@ pub struct Caller {
     pub access_key_id: String,
     /// Temporary (`ASIA…`) rather than long-term credentials.
     pub temporary: bool,
+    /// What the session token asserted (temporary credentials only): issue
+    /// time, tags, session policies, source identity, MFA, chaining.
+    pub session: Option<Arc<CallerSession>>,
+    /// The client's IP address, when known (`aws:SourceIp`).
+    pub source_ip: Option<IpAddr>,
+}
+
+impl Caller {
+    /// A caller with long-term credentials (an IAM user's `AKIA…` key, or
+    /// the account root), no session.
+    pub fn long_term(principal: Principal, access_key_id: impl Into<String>) -> Caller {
+        Caller {
+            principal,
+            access_key_id: access_key_id.into(),
+            temporary: false,
+            session: None,
+            source_ip: None,
+        }
+    }
+
+    /// A caller with temporary credentials described by `session`.
+    pub fn temporary(
+        principal: Principal,
+        access_key_id: impl Into<String>,
+        session: CallerSession,
+    ) -> Caller {
+        Caller {
+            principal,
+            access_key_id: access_key_id.into(),
+            temporary: true,
+            session: Some(Arc::new(session)),
+            source_ip: None,
+        }
+    }
 }
 
 impl fmt::Debug for Caller {
@@ -118,8 +161,38 @@ impl fmt::Debug for Caller {
             .field("principal", &self.principal)
             .field("access_key_id", &self.access_key_id)
             .field("temporary", &self.temporary)
+            .field("session", &self.session)
+            .field("source_ip", &self.source_ip)
             .finish()
     }
+}
+
+/// The session facts a verified session token carries, minus the principal
+/// (in [`Caller::principal`]) and the secret (dropped after the signature
+/// check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerSession {
+    /// The session's id (the handle for denying one session).
+    pub session_id: SessionId,
+    /// The region that issued it.
+    pub region: String,
+    /// When it was issued (`aws:TokenIssueTime`).
+    pub issued_at: Timestamp,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// `SourceIdentity`, sticky across role chains.
+    pub source_identity: Option<String>,
+    /// Session tags with their transitive flags.
+    pub tags: Vec<SessionTag>,
+    /// Session policies (inline and managed ARNs).
+    pub policy: SessionPolicy,
+    /// When the caller authenticated with MFA, if it did.
+    pub mfa_authenticated_at: Option<Timestamp>,
+    /// Obtained with other temporary credentials (role chaining).
+    pub role_chained: bool,
+    /// Identity-provider claims of a web-identity or SAML session, named by
+    /// the condition keys they answer (`{provider}:sub`, `saml:sub`, …).
+    pub provider_claims: Vec<ProviderClaim>,
 }
 
 /// Authenticates signed requests (SigV4 against the snapshot's keys and the
@@ -157,6 +230,48 @@ impl Readiness {
     }
 }
 
+/// When the server last confirmed that this node's applied configuration is
+/// current (it heard from the leader and applied what was committed).
+/// Issuance fails closed with `ServiceUnavailable` once that is older than
+/// [`EdgeLimits::max_config_staleness`] (RELIABILITY.md "Decisions": a region
+/// cut off from the quorum keeps issuing from its last applied state for that
+/// long); verification never looks at it. It starts *never confirmed*: a
+/// server that does not call [`Freshness::confirm`] does not issue.
+#[derive(Debug, Clone)]
+pub struct Freshness(Arc<AtomicI64>);
+
+impl Default for Freshness {
+    fn default() -> Freshness {
+        Freshness(Arc::new(AtomicI64::new(i64::MIN)))
+    }
+}
+
+impl Freshness {
+    /// A flag that was never confirmed.
+    pub fn new() -> Freshness {
+        Freshness::default()
+    }
+
+    /// Records that the applied state was known to be current at `at`
+    /// (later confirmations only move it forward).
+    pub fn confirm(&self, at: Timestamp) {
+        self.0.fetch_max(at.unix_millis(), Ordering::AcqRel);
+    }
+
+    /// The last confirmation, if any.
+    pub fn confirmed_at(&self) -> Option<Timestamp> {
+        let millis = self.0.load(Ordering::Acquire);
+        (millis != i64::MIN).then(|| Timestamp::from_unix_millis(millis))
+    }
+
+    /// Whether the state is fresh enough to issue at `now`.
+    pub fn is_fresh(&self, now: Timestamp, max_staleness: Duration) -> bool {
+        let max = i64::try_from(max_staleness.as_millis()).unwrap_or(i64::MAX);
+        self.confirmed_at()
+            .is_some_and(|at| now.millis_since(at) <= max)
+    }
+}
+
 /// Limits and timeouts of the edge. There is no `Default`: the server passes
 /// its validated configuration, or [`EdgeLimits::RECOMMENDED`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +296,10 @@ pub struct EdgeLimits {
     pub max_concurrent_requests: usize,
     /// Per-access-key request rate.
     pub per_key_rate: RateLimit,
+    /// How old the node's confirmation that its configuration is current
+    /// may be before issuing calls answer `ServiceUnavailable`
+    /// (`max_config_staleness`, default 1 h). Verification is not affected.
+    pub max_config_staleness: Duration,
 }
 
 impl EdgeLimits {
@@ -192,6 +311,7 @@ impl EdgeLimits {
         request_timeout: Duration::from_secs(15),
         max_concurrent_requests: 1024,
         per_key_rate: RateLimit::RECOMMENDED,
+        max_config_staleness: Duration::from_secs(3600),
     };
 }
 
@@ -208,8 +328,14 @@ pub struct EdgeParts {
     pub random: Arc<dyn RandomSource>,
     /// Configuration writes.
     pub writer: Arc<dyn ConfigWriter>,
-    /// Caller authentication.
+    /// Caller authentication (production: `SigV4Authenticator::new(&region,
+    /// keys.clone())`).
     pub authenticator: Arc<dyn Authenticator>,
+    /// The KEK-backed key material: opens long-term secrets, builds the
+    /// session-token key ring from the snapshot, seals authorization messages.
+    pub keys: Arc<KeyMaterial>,
+    /// Issuance freshness (see [`Freshness`]).
+    pub freshness: Freshness,
     /// The operations served.
     pub handlers: HandlerTable,
     /// `/readyz`.
@@ -237,6 +363,7 @@ pub struct EdgeState {
 struct Inner {
     parts: EdgeParts,
     rate_limiter: KeyedRateLimiter,
+    policies: PolicyCache,
 }
 
 impl EdgeState {
@@ -247,6 +374,7 @@ impl EdgeState {
             inner: Arc::new(Inner {
                 parts,
                 rate_limiter,
+                policies: PolicyCache::new(),
             }),
         }
     }
@@ -300,6 +428,21 @@ impl EdgeState {
     /// key id).
     pub fn rate_limiter(&self) -> &KeyedRateLimiter {
         &self.inner.rate_limiter
+    }
+
+    /// The key material.
+    pub fn keys(&self) -> &KeyMaterial {
+        &self.inner.parts.keys
+    }
+
+    /// Issuance freshness.
+    pub fn freshness(&self) -> &Freshness {
+        &self.inner.parts.freshness
+    }
+
+    /// Compiled policies, cached by document.
+    pub fn policies(&self) -> &PolicyCache {
+        &self.inner.policies
     }
 }
 

@@ -15,6 +15,7 @@ use http_body_util::BodyExt;
 use meridian_core::config::command::ConfigRequest;
 use meridian_core::config::snapshot::ConfigSnapshot;
 use meridian_core::ids::AccountId;
+use meridian_core::keyring::Kek;
 use meridian_core::principal::Principal;
 use meridian_core::time::Timestamp;
 use meridian_edge::decode::Value;
@@ -25,7 +26,7 @@ use meridian_edge::rate_limit::RateLimit;
 use meridian_edge::router::router;
 use meridian_edge::state::{
     AuthRequest, Authenticator, BoxFuture, Caller, Clock, ConfigWriter, EdgeLimits, EdgeParts,
-    EdgeState, RandomSource, Readiness, WriteError, WriteOutcome,
+    EdgeState, Freshness, KeyMaterial, RandomSource, Readiness, WriteError, WriteOutcome,
 };
 use meridian_edge::xml::XmlResult;
 use quick_xml::events::Event;
@@ -63,8 +64,9 @@ impl ConfigWriter for NoWrites {
 }
 
 /// Accepts `Authorization: Test <key id>` as the account root of
-/// 123456789012; anything else is `SignatureDoesNotMatch`. (The SigV4
-/// authenticator replaces this when `meridian_core::sigv4` lands.)
+/// 123456789012; anything else is `SignatureDoesNotMatch`. These tests are
+/// about the protocol layer; SigV4 authentication end to end is in
+/// `tests/sts*.rs`.
 struct TestAuthenticator;
 impl Authenticator for TestAuthenticator {
     fn authenticate(
@@ -80,13 +82,12 @@ impl Authenticator for TestAuthenticator {
             .unwrap_or("");
         match header.strip_prefix("Test ") {
             Some(key) => {
-                Ok(Caller {
-                    principal: Principal::Root(AccountId::parse("123456789012").map_err(|_| {
+                Ok(Caller::long_term(
+                    Principal::Root(AccountId::parse("123456789012").map_err(|_| {
                         ApiError::new(ErrorCode::InternalFailure, "bad test account")
                     })?),
-                    access_key_id: key.to_owned(),
-                    temporary: false,
-                })
+                    key,
+                ))
             }
             None => Err(ApiError::new(
                 ErrorCode::SignatureDoesNotMatch,
@@ -180,6 +181,10 @@ fn state_with(limits: EdgeLimits, table: HandlerTable) -> EdgeState {
         random: Arc::new(CountingRandom::default()),
         writer: Arc::new(NoWrites),
         authenticator: Arc::new(TestAuthenticator),
+        keys: Arc::new(KeyMaterial::new(
+            Kek::from_bytes(&[1u8; 32]).unwrap_or_else(|e| panic!("{e}")),
+        )),
+        freshness: Freshness::new(),
         handlers: table,
         readiness,
         limits,
