@@ -57,6 +57,7 @@ fn assumed_role() -> SessionSpec {
         policy: SessionPolicy::none(),
         mfa_authenticated_at: None,
         role_chained: false,
+        provider_claims: Vec::new(),
     }
 }
 

@@ -106,6 +106,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         )?,
         mfa_authenticated_at: None,
         role_chained: false,
+        provider_claims: Vec::new(),
     };
     let minted = token::mint(&spec, &ring, &mut rng)?;
     let credentials = &minted.credentials;

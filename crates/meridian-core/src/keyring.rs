@@ -54,6 +54,7 @@ use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::ids::{AccessKeyId, SecretAccessKey};
 use crate::rand::{RandomError, RandomSource};
 use crate::time::Timestamp;
 
@@ -723,6 +724,39 @@ impl Kek {
             .len();
         buffer.truncate(plain_len);
         Ok(buffer)
+    }
+
+    /// Seals the secret of the long-term key `access_key_id` for storage,
+    /// bound to that id.
+    pub fn seal_access_key_secret<R: RandomSource + ?Sized>(
+        &self,
+        access_key_id: &AccessKeyId,
+        secret: &SecretAccessKey,
+        rng: &mut R,
+    ) -> Result<SealedSecret, KeyError> {
+        self.seal_secret(
+            SecretPurpose::AccessKeySecret,
+            access_key_id.as_str().as_bytes(),
+            secret.expose_secret().as_bytes(),
+            rng,
+        )
+    }
+
+    /// Opens the stored secret of `access_key_id`.
+    pub fn open_access_key_secret(
+        &self,
+        access_key_id: &AccessKeyId,
+        sealed: &SealedSecret,
+    ) -> Result<SecretAccessKey, KeyError> {
+        let opened = self.open_secret(
+            SecretPurpose::AccessKeySecret,
+            access_key_id.as_str().as_bytes(),
+            sealed,
+        )?;
+        std::str::from_utf8(&opened)
+            .ok()
+            .and_then(|text| SecretAccessKey::parse(text).ok())
+            .ok_or(KeyError::MalformedEnvelope)
     }
 
     /// Seals a data key for storage.

@@ -4,6 +4,7 @@
 //! their own error), and the KEK envelope (round trips; a wrong KEK, a wrong
 //! purpose or id, and any altered byte all fail; nothing secret in `Debug`).
 
+use meridian_core::ids::{AccessKeyId, AccessKeyKind, AccountId, SecretAccessKey};
 use meridian_core::keyring::{
     DataKey, Kek, KeyError, KeyId, KeyRing, KeySchedule, KeyState, SealedSecret, SecretPurpose,
     WrappedKey,
@@ -385,4 +386,46 @@ fn debug_output_never_shows_key_material() {
     }
     assert!(outputs[0].contains("redacted") && outputs[1].contains("redacted"));
     assert!(outputs[0].contains(&kek.fingerprint().to_string()));
+}
+
+#[test]
+fn long_term_secrets_are_sealed_per_access_key() {
+    let mut rng = DeterministicRandom::from_seed(24);
+    let kek = make_kek(1);
+    let account = AccountId::parse("123456789012").unwrap();
+    let key_id = AccessKeyId::generate(AccessKeyKind::LongTerm, &account, &mut rng).unwrap();
+    let other_id = AccessKeyId::generate(AccessKeyKind::LongTerm, &account, &mut rng).unwrap();
+    let secret = SecretAccessKey::generate(&mut rng).unwrap();
+    let sealed = kek
+        .seal_access_key_secret(&key_id, &secret, &mut rng)
+        .unwrap();
+    assert!(
+        !sealed.as_bytes().windows(8).any(|w| secret
+            .expose_secret()
+            .as_bytes()
+            .windows(8)
+            .any(|s| s == w)),
+        "secret text visible in the sealed bytes"
+    );
+    assert_eq!(
+        kek.open_access_key_secret(&key_id, &sealed).unwrap(),
+        secret
+    );
+    assert_eq!(
+        kek.open_access_key_secret(&other_id, &sealed).unwrap_err(),
+        KeyError::EnvelopeAuthentication
+    );
+    // Another purpose's blob under the same id is refused.
+    let seed = kek
+        .seal_secret(
+            SecretPurpose::MfaSeed,
+            key_id.as_str().as_bytes(),
+            b"seed",
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(
+        kek.open_access_key_secret(&key_id, &seed).unwrap_err(),
+        KeyError::EnvelopeAuthentication
+    );
 }

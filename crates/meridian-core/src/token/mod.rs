@@ -39,11 +39,12 @@
 //!
 //! Every field is bounded (see `v1.rs` and `packed.rs`), and the worst case
 //! of all maxima together — IAM's 512-character paths, 64-character names,
-//! 128-character unique ids, a 2 KiB packed policy — is a 4,744-character
-//! token. [`MAX_SESSION_TOKEN_LEN`] (5 KiB) is checked against that worst case
-//! at compile time, so every token [`mint`] produces opens, and [`open`]
-//! refuses longer input before decoding anything. A typical assumed-role
-//! token without session policies is about 250 characters.
+//! 128-character unique ids, a 2 KiB packed policy, 512 bytes of provider
+//! claims — is a 5,428-character token. [`MAX_SESSION_TOKEN_LEN`] (6 KiB) is
+//! checked against that worst case at compile time, so every token [`mint`]
+//! produces opens, and [`open`] refuses longer input before decoding
+//! anything. A typical assumed-role token without session policies is about
+//! 240 characters.
 
 mod packed;
 mod v1;
@@ -73,11 +74,18 @@ pub use packed::{
 pub const TOKEN_VERSION: u8 = 1;
 /// The longest session token [`open`] accepts, in characters. Every token
 /// [`mint`] can produce is shorter (checked at compile time).
-pub const MAX_SESSION_TOKEN_LEN: usize = 5 * 1024;
+pub const MAX_SESSION_TOKEN_LEN: usize = 6 * 1024;
 /// The longest region name a session carries.
 pub const MAX_REGION_LEN: usize = 32;
 /// The longest `SourceIdentity` (AWS's limit).
 pub const MAX_SOURCE_IDENTITY_LEN: usize = 64;
+/// The encoded size budget of a session's provider claims (count byte plus,
+/// per claim, a one-byte key length, the key, a two-byte value length and the
+/// value). Subject and audience claims fit many times over.
+pub const PROVIDER_CLAIMS_LIMIT: usize = 512;
+/// The longest provider claim key (`token.actions.githubusercontent.com:sub`
+/// is 39).
+pub const MAX_PROVIDER_CLAIM_KEY_LEN: usize = 128;
 
 const AAD_LABEL: &[u8] = b"meridian-session-token\0";
 const HEADER_LEN: usize = 1 + 4 + 10 + NONCE_LEN;
@@ -158,6 +166,40 @@ pub struct SessionSpec {
     /// Whether the session was obtained with another role session's
     /// credentials (role chaining, capped at one hour).
     pub role_chained: bool,
+    /// Claims of the identity provider that policies may use as condition
+    /// keys and policy variables for the rest of the session (web identity:
+    /// `{provider}:sub`, `{provider}:aud`, …; SAML: `saml:sub`, …). Empty for
+    /// other sessions. Bounded by [`PROVIDER_CLAIMS_LIMIT`].
+    pub provider_claims: Vec<ProviderClaim>,
+}
+
+/// One identity-provider claim carried by a federated session, named by the
+/// condition key it answers (`accounts.google.com:sub`, `saml:namequalifier`).
+/// A multi-valued claim is several entries with the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProviderClaim {
+    /// The condition key, 1–128 bytes without control characters.
+    pub key: String,
+    /// The claim's value.
+    pub value: String,
+}
+
+impl ProviderClaim {
+    /// A claim.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> ProviderClaim {
+        ProviderClaim {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// The encoded size of `claims` in a token (see [`PROVIDER_CLAIMS_LIMIT`]).
+pub fn provider_claims_size(claims: &[ProviderClaim]) -> usize {
+    1 + claims
+        .iter()
+        .map(|claim| 1 + claim.key.len() + 2 + claim.value.len())
+        .sum::<usize>()
 }
 
 /// The session token string. `Debug` shows its length only.
@@ -254,10 +296,14 @@ pub enum MintError {
     /// More than [`MAX_SESSION_TAGS`] session tags.
     #[error("at most 50 session tags are allowed")]
     TooManyTags,
+    /// Provider claims exceed [`PROVIDER_CLAIMS_LIMIT`] encoded bytes.
+    #[error("identity provider claims exceed {PROVIDER_CLAIMS_LIMIT} bytes")]
+    ProviderClaimsTooLarge,
     /// A field is empty, too long or has characters it may not have.
     #[error("invalid {field}")]
     InvalidField {
-        /// Which field: `region`, `source identity`, `tag key`, `tag value`.
+        /// Which field: `region`, `source identity`, `tag key`, `tag value`,
+        /// `provider claim key`.
         field: &'static str,
     },
     /// `expires_at` is not after `issued_at`.
@@ -362,6 +408,18 @@ fn check_spec(spec: &SessionSpec) -> Result<u32, MintError> {
         }
         if tag.value.chars().count() > MAX_TAG_VALUE_CHARS {
             return Err(MintError::InvalidField { field: "tag value" });
+        }
+    }
+    if provider_claims_size(&spec.provider_claims) > PROVIDER_CLAIMS_LIMIT {
+        return Err(MintError::ProviderClaimsTooLarge);
+    }
+    for claim in &spec.provider_claims {
+        let key_ok = (1..=MAX_PROVIDER_CLAIM_KEY_LEN).contains(&claim.key.len())
+            && !claim.key.chars().any(char::is_control);
+        if !key_ok {
+            return Err(MintError::InvalidField {
+                field: "provider claim key",
+            });
         }
     }
     let percent = packed_policy_percent(packed_size(&spec.policy, &spec.tags));

@@ -17,6 +17,8 @@
 //!                   [u16 provider ARN, origins 2 and 3]
 //!   4 federated     u8 name, u8 parent (0 root, 1 user: u16 path, u8 name, u8 id)
 //! source identity   u8 length + text (0: none)
+//! provider claims   u8 count, each u8 length + key, u16 length + value
+//!                   (≤ 512 bytes in all)
 //! packed section    see `packed.rs`
 //! ```
 //!
@@ -37,7 +39,10 @@ use super::packed::{
     MAX_POLICY_ARNS, MAX_SESSION_TAGS, PACKED_POLICY_LIMIT, SessionPolicy, SessionTag, arn_len,
 };
 use super::wire::{Reader, TooLong, Truncated, Writer};
-use super::{MAX_REGION_LEN, MAX_SOURCE_IDENTITY_LEN, SessionId, SessionSpec};
+use super::{
+    MAX_PROVIDER_CLAIM_KEY_LEN, MAX_REGION_LEN, MAX_SOURCE_IDENTITY_LEN, PROVIDER_CLAIMS_LIMIT,
+    ProviderClaim, SessionId, SessionSpec,
+};
 
 const FLAG_MFA: u8 = 1;
 const FLAG_CHAINED: u8 = 2;
@@ -83,6 +88,7 @@ pub(crate) const BODY_MAX: usize = SessionId::LEN
     + (1 + MAX_REGION_LEN)
     + PRINCIPAL_MAX
     + (1 + MAX_SOURCE_IDENTITY_LEN)
+    + PROVIDER_CLAIMS_LIMIT
     + PACKED_POLICY_LIMIT;
 
 /// Writes the body. `spec` has been validated by the caller (lengths of the
@@ -116,6 +122,13 @@ pub(crate) fn encode(
         spec.source_identity.as_deref().unwrap_or(""),
         MAX_SOURCE_IDENTITY_LEN,
     )?;
+    let claims =
+        u8::try_from(spec.provider_claims.len()).map_err(|_| TooLong("provider claims"))?;
+    w.u8("provider claims", claims)?;
+    for claim in &spec.provider_claims {
+        w.str8("provider claim key", &claim.key, MAX_PROVIDER_CLAIM_KEY_LEN)?;
+        w.str16("provider claim value", &claim.value, PROVIDER_CLAIMS_LIMIT)?;
+    }
     encode_packed(w, &spec.policy, &spec.tags)
 }
 
@@ -221,6 +234,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Body, Truncated> {
         "" => None,
         text => Some(text.to_owned()),
     };
+    let claim_count = usize::from(r.u8()?);
+    let mut provider_claims = Vec::with_capacity(claim_count.min(PROVIDER_CLAIMS_LIMIT / 4));
+    for _ in 0..claim_count {
+        let key = r.str8(MAX_PROVIDER_CLAIM_KEY_LEN)?;
+        if key.is_empty() {
+            return Err(Truncated);
+        }
+        let value = r.str16(PROVIDER_CLAIMS_LIMIT)?;
+        provider_claims.push(ProviderClaim::new(key, value));
+    }
+    if super::provider_claims_size(&provider_claims) > PROVIDER_CLAIMS_LIMIT {
+        return Err(Truncated);
+    }
     let inline = match r.str16(PACKED_POLICY_LIMIT)? {
         "" => None,
         text => Some(text.to_owned()),
@@ -266,6 +292,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Body, Truncated> {
             policy: SessionPolicy::from_parts(inline, managed),
             mfa_authenticated_at,
             role_chained: flags & FLAG_CHAINED != 0,
+            provider_claims,
         },
         session_id,
         secret,
