@@ -1,0 +1,13 @@
+//! The `meridian` binary's commands, as a library so that tests reach them.
+//!
+//! * `meridian serve --config FILE`: one node ([`serve`]);
+//! * `meridian dev`: a local multi-region cluster of node processes ([`dev`]);
+//! * `meridian admin …`: cluster administration ([`admin`]).
+//!
+//! Exit codes: 0 success, 64 bad configuration (a
+//! `meridian_server::config::error::ConfigError` anywhere in the error
+//! chain), 2 bad arguments (clap), 1 anything else.
+
+pub mod admin;
+pub mod dev;
+pub mod exit;

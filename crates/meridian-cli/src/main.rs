@@ -1,0 +1,166 @@
+//! The `meridian` binary: argument parsing, logging, exit codes.
+//!
+//! Everything else lives in the `meridian_cli` library (commands) and
+//! `meridian-server` (the node). Logs go to stderr as text, filtered by
+//! `MERIDIAN_LOG` (or `RUST_LOG`; default `info`); `MERIDIAN_LOG_FORMAT=json`
+//! switches to JSON lines.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use meridian_cli::{admin, dev, exit};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meridian",
+    version,
+    about = "Meridian: a multi-region token service in the model of AWS STS"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs a local multi-region cluster (one process per node) in the foreground.
+    Dev(DevArgs),
+    /// Administers a cluster over its Admin gRPC API.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+struct DevArgs {
+    /// Regions of a new cluster, comma-separated [default: us-east-1,eu-west-1,ap-southeast-2]
+    #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
+    regions: Option<Vec<String>>,
+    /// Nodes per region of a new cluster [default: 1]
+    #[arg(long, value_name = "N")]
+    nodes_per_region: Option<usize>,
+    /// Where the cluster's files and data live; an existing cluster there is restarted.
+    #[arg(long, value_name = "DIR", default_value = "meridian-dev")]
+    data_dir: PathBuf,
+    /// Node N of a new cluster serves HTTP on P+N and gRPC on P+100+N [default: 7100]
+    #[arg(long, value_name = "P")]
+    base_port: Option<u16>,
+    /// Seconds to wait for every node to be ready.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    ready_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+struct AdminArgs {
+    /// The cluster's cluster.json (as `meridian dev` writes it).
+    #[arg(long, value_name = "PATH", global = true)]
+    cluster: Option<PathBuf>,
+    /// A node's gRPC URL.
+    #[arg(long, value_name = "URL", env = "MERIDIAN_ENDPOINT", global = true)]
+    endpoint: Option<String>,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Creates an account and its administrator.
+    Create {
+        /// The account's name.
+        name: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Output {
+    Table,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(&anyhow::Error::new(error).context("failed to start the runtime"));
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dev(args) => {
+            dev::run(dev::DevOptions {
+                regions: args.regions,
+                nodes_per_region: args.nodes_per_region,
+                data_dir: args.data_dir,
+                base_port: args.base_port,
+                ready_timeout: Duration::from_secs(args.ready_timeout),
+                stop_grace: Duration::from_secs(30),
+            })
+            .await
+        }
+        Command::Admin(args) => {
+            let cluster = args.cluster.or_else(|| {
+                // Default to a dev cluster in the current directory when no
+                // endpoint is given either.
+                let default = admin::default_cluster_file();
+                (args.endpoint.is_none() && std::fs::metadata(&default).is_ok()).then_some(default)
+            });
+            let target = admin::resolve(cluster.as_deref(), args.endpoint.as_deref())?;
+            match args.command {
+                AdminCommand::Account {
+                    command: AccountCommand::Create { name, output: _ },
+                } => admin::account_create(&target, &name),
+            }
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = std::env::var("MERIDIAN_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| String::from("info"));
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let json = std::env::var("MERIDIAN_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let installed = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    if installed.is_err() {
+        // A subscriber is already set (cannot happen in main); keep it.
+    }
+}
+
+fn fail(error: &anyhow::Error) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "meridian: error: {error:#}");
+    exit::exit_code(error)
+}
