@@ -232,6 +232,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     where
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
     {
+        // Answer clients only after publishing, so that a write answered on
+        // this node is already visible in its snapshot (read-your-writes).
+        let mut answers = Vec::new();
         let mut applied_any = false;
         while let Some((entry, responder)) = entries.try_next().await? {
             let outcome: ApplyOutcome = match entry.payload {
@@ -246,11 +249,14 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             self.state.set_applied_index(entry.log_id.index);
             applied_any = true;
             if let Some(responder) = responder {
-                responder.send(outcome);
+                answers.push((responder, outcome));
             }
         }
         if applied_any {
             self.publish();
+        }
+        for (responder, outcome) in answers {
+            responder.send(outcome);
         }
         Ok(())
     }

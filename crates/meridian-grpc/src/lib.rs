@@ -1,0 +1,19 @@
+//! Meridian's cluster transport and node handle.
+//!
+//! * [`node::Node`]: a running cluster member — start (bootstrap, join,
+//!   restart), `write`, `snapshot`, membership changes, status, shutdown —
+//!   the one thing `meridian-server` composes;
+//! * [`raft_service`]: the tonic Raft service (vote, pre-vote, append,
+//!   chunked and checksummed snapshot install, leadership transfer) and the
+//!   write and join forwarding RPCs;
+//! * [`network`]: openraft's network over tonic, with deadlines and lazily
+//!   connected channels;
+//! * [`timings::RaftTimings`]: Raft timings for loopback and WAN links.
+
+pub mod errors;
+pub mod network;
+pub mod node;
+pub mod raft_service;
+pub mod timings;
+
+mod cluster_ops;
