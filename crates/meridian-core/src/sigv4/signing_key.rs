@@ -2,12 +2,16 @@
 //!
 //! `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`
 //! costs four HMACs; a busy key id signs many requests per day with the same
-//! scope, so verifiers keep derived keys.
+//! scope, so verifiers keep derived keys. A [`SigningKey`] holds aws-lc's
+//! prepared HMAC key (inner and outer pads already hashed), which saves the
+//! key setup on every signature; aws-lc zeroes it on drop
+//! (`HMAC_CTX_cleanup` cleanses the context), and the raw derived bytes are
+//! zeroized as soon as the prepared key exists.
 //!
 //! The cache is keyed by the credential (`AKID/date/region/service/aws4_request`)
 //! and every entry also stores a fingerprint of the secret it was derived
-//! from: `HMAC-SHA256(key = secret, "meridian sigv4 signing-key cache v1")`.
-//! A lookup recomputes the fingerprint (one HMAC) and compares it in constant
+//! from: `SHA-256("meridian sigv4 signing-key cache v1" || secret)`. A lookup
+//! recomputes the fingerprint (one short hash) and compares it in constant
 //! time, so a secret that changed for the same key id (rotation, a re-issued
 //! key) never hits a stale key. Neither the fingerprint nor the key is
 //! printed: `Debug` shows only sizes.
@@ -15,54 +19,65 @@
 //! Bounded: the cache is split in shards, each a `BTreeMap` (no hashing seed,
 //! so no randomness of our own) with FIFO eviction at capacity. Shards are
 //! chosen by an FNV-1a hash of the credential; a skewed distribution costs
-//! only speed. Locks are held only to copy 64 bytes in or out; every HMAC runs
+//! only speed. Locks are held only to copy a key in or out; every hash runs
 //! outside them. A poisoned lock is recovered, never propagated as a panic.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::{digest, hmac};
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::Zeroizing;
 
 use crate::sigv4::TERMINATOR;
 
 const FINGERPRINT_LABEL: &[u8] = b"meridian sigv4 signing-key cache v1";
 const SHARDS: usize = 8;
 
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 32]> {
     let key = hmac::Key::new(hmac::HMAC_SHA256, key);
     let tag = hmac::sign(&key, message);
-    let mut out = [0u8; 32];
+    let mut out = Zeroizing::new([0u8; 32]);
     out.copy_from_slice(tag.as_ref());
     out
 }
 
-/// A derived SigV4 signing key. Zeroized on drop; `Debug` is redacted.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct SigningKey([u8; 32]);
+/// The raw `kSigning` bytes.
+fn derive_bytes(secret: &[u8], date: &str, region: &str, service: &str) -> Zeroizing<[u8; 32]> {
+    let mut prefixed = Zeroizing::new(Vec::with_capacity(secret.len() + 4));
+    prefixed.extend_from_slice(b"AWS4");
+    prefixed.extend_from_slice(secret);
+    let k_date = hmac_sha256(&prefixed, date.as_bytes());
+    let k_region = hmac_sha256(&*k_date, region.as_bytes());
+    let k_service = hmac_sha256(&*k_region, service.as_bytes());
+    hmac_sha256(&*k_service, TERMINATOR.as_bytes())
+}
+
+fn fingerprint(secret: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut context = digest::Context::new(&digest::SHA256);
+    context.update(FINGERPRINT_LABEL);
+    context.update(secret);
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(context.finish().as_ref());
+    out
+}
+
+/// A derived SigV4 signing key, prepared for HMAC. Cleansed on drop by aws-lc;
+/// `Debug` is redacted.
+#[derive(Clone)]
+pub struct SigningKey(hmac::Key);
 
 impl SigningKey {
     /// Derives the key for a credential scope.
     pub fn derive(secret: &[u8], date: &str, region: &str, service: &str) -> SigningKey {
-        let mut prefixed = Vec::with_capacity(secret.len() + 4);
-        prefixed.extend_from_slice(b"AWS4");
-        prefixed.extend_from_slice(secret);
-        let mut k_date = hmac_sha256(&prefixed, date.as_bytes());
-        prefixed.zeroize();
-        let mut k_region = hmac_sha256(&k_date, region.as_bytes());
-        k_date.zeroize();
-        let mut k_service = hmac_sha256(&k_region, service.as_bytes());
-        k_region.zeroize();
-        let k_signing = hmac_sha256(&k_service, TERMINATOR.as_bytes());
-        k_service.zeroize();
-        SigningKey(k_signing)
+        let bytes = derive_bytes(secret, date, region, service);
+        SigningKey(hmac::Key::new(hmac::HMAC_SHA256, &*bytes))
     }
 
     /// The lower-case hex signature of `string_to_sign`.
     pub fn signature_hex(&self, string_to_sign: &[u8]) -> String {
-        hex::encode(hmac_sha256(&self.0, string_to_sign))
+        hex::encode(hmac::sign(&self.0, string_to_sign))
     }
 }
 
@@ -72,10 +87,9 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-#[derive(Zeroize, ZeroizeOnDrop)]
 struct Entry {
-    fingerprint: [u8; 32],
-    key: [u8; 32],
+    fingerprint: Zeroizing<[u8; 32]>,
+    key: SigningKey,
 }
 
 struct Shard {
@@ -156,25 +170,22 @@ impl SigningKeyCache {
             return SigningKey::derive(secret, date, region, service);
         }
         let credential = format!("{access_key_id}/{date}/{region}/{service}/{TERMINATOR}");
-        let mut fingerprint = hmac_sha256(secret, FINGERPRINT_LABEL);
+        let fingerprint = fingerprint(secret);
         let shard = &self.shards[shard_index(&credential)];
         {
             let guard = lock(shard);
             if let Some(entry) = guard.entries.get(&credential)
-                && bool::from(entry.fingerprint.ct_eq(&fingerprint))
+                && bool::from(entry.fingerprint.ct_eq(&*fingerprint))
             {
-                let key = SigningKey(entry.key);
-                fingerprint.zeroize();
-                return key;
+                return entry.key.clone();
             }
         }
         let key = SigningKey::derive(secret, date, region, service);
-        let mut guard = lock(shard);
         let entry = Entry {
             fingerprint,
-            key: key.0,
+            key: key.clone(),
         };
-        fingerprint.zeroize();
+        let mut guard = lock(shard);
         if let Some(existing) = guard.entries.get_mut(&credential) {
             // Same key id, different secret: replace in place, keep its age.
             *existing = entry;
@@ -204,14 +215,21 @@ mod tests {
 
     const SECRET: &[u8] = b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
+    /// Signs a fixed message: keys are opaque, so they are compared by what they sign.
+    fn sig(key: &SigningKey) -> String {
+        key.signature_hex(b"probe")
+    }
+
     #[test]
     fn derives_the_documented_key() {
         // AWS's documented example: secret above, 20150830/us-east-1/iam.
-        let key = SigningKey::derive(SECRET, "20150830", "us-east-1", "iam");
+        let bytes = derive_bytes(SECRET, "20150830", "us-east-1", "iam");
         assert_eq!(
-            hex::encode(key.0),
+            hex::encode(*bytes),
             "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
         );
+        let key = SigningKey::derive(SECRET, "20150830", "us-east-1", "iam");
+        assert_eq!(sig(&key), hex::encode(hmac_sha256(&*bytes, b"probe")));
         assert_eq!(format!("{key:?}"), "SigningKey(<redacted>)");
     }
 
@@ -220,29 +238,36 @@ mod tests {
         let cache = SigningKeyCache::new(16);
         let first = cache.get_or_derive("AKID", "20150830", "us-east-1", "sts", SECRET);
         let again = cache.get_or_derive("AKID", "20150830", "us-east-1", "sts", SECRET);
-        assert_eq!(first.0, again.0);
+        assert_eq!(sig(&first), sig(&again));
         assert_eq!(cache.len(), 1);
         let rotated =
             cache.get_or_derive("AKID", "20150830", "us-east-1", "sts", b"another secret");
-        assert_ne!(first.0, rotated.0);
+        assert_ne!(sig(&first), sig(&rotated));
         assert_eq!(
-            rotated.0,
-            SigningKey::derive(b"another secret", "20150830", "us-east-1", "sts").0
+            sig(&rotated),
+            sig(&SigningKey::derive(
+                b"another secret",
+                "20150830",
+                "us-east-1",
+                "sts"
+            ))
         );
         assert_eq!(cache.len(), 1);
-        assert!(!format!("{cache:?}").contains("fingerprint"));
+        let shown = format!("{cache:?}");
+        assert!(
+            !shown.contains("fingerprint") && shown.contains("len: 1"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn stays_within_capacity() {
         let cache = SigningKeyCache::new(16);
+        let expected = sig(&SigningKey::derive(SECRET, "20150830", "us-east-1", "sts"));
         for index in 0..500 {
             let key_id = format!("AKID{index}");
             let key = cache.get_or_derive(&key_id, "20150830", "us-east-1", "sts", SECRET);
-            assert_eq!(
-                key.0,
-                SigningKey::derive(SECRET, "20150830", "us-east-1", "sts").0
-            );
+            assert_eq!(sig(&key), expected);
             assert!(
                 cache.len() <= cache.capacity(),
                 "len {} after {index}",
@@ -259,8 +284,13 @@ mod tests {
     #[test]
     fn many_threads_share_one_cache() {
         let cache = SigningKeyCache::new(64);
-        let expected = SigningKey::derive(SECRET, "20150830", "us-east-1", "sts");
-        let rotated = SigningKey::derive(b"rotated", "20150830", "us-east-1", "sts");
+        let expected = sig(&SigningKey::derive(SECRET, "20150830", "us-east-1", "sts"));
+        let rotated = sig(&SigningKey::derive(
+            b"rotated",
+            "20150830",
+            "us-east-1",
+            "sts",
+        ));
         std::thread::scope(|scope| {
             for thread in 0..4 {
                 let cache = &cache;
@@ -270,14 +300,14 @@ mod tests {
                         let key_id = format!("AKID{}", round % 100);
                         // Odd threads use a different secret for the same key ids:
                         // every answer must match the secret asked with.
-                        let (secret, want): (&[u8], &SigningKey) = if thread % 2 == 0 {
+                        let (secret, want): (&[u8], &String) = if thread % 2 == 0 {
                             (SECRET, expected)
                         } else {
                             (b"rotated", rotated)
                         };
                         let key =
                             cache.get_or_derive(&key_id, "20150830", "us-east-1", "sts", secret);
-                        assert_eq!(key.0, want.0);
+                        assert_eq!(&sig(&key), want);
                     }
                 });
             }
