@@ -1,1 +1,0 @@
-//! (being written: see the task that owns this module)
