@@ -638,3 +638,90 @@ proptest! {
         prop_assert_eq!(with_deny.kind, DecisionKind::ExplicitDeny);
     }
 }
+
+/// Each positive operator and its negation, with policy values of the type.
+const OPERATOR_PAIRS: &[(&str, &str, &str)] = &[
+    (
+        "StringEquals",
+        "StringNotEquals",
+        r#"["abc", "a*c", "${aws:username}"]"#,
+    ),
+    (
+        "StringEqualsIgnoreCase",
+        "StringNotEqualsIgnoreCase",
+        r#"["ABC", "ÉTÉ"]"#,
+    ),
+    (
+        "StringLike",
+        "StringNotLike",
+        r#"["a*c", "?b?", "*${aws:username}*"]"#,
+    ),
+    ("NumericEquals", "NumericNotEquals", r#"["3", "4.5", "-1"]"#),
+    (
+        "DateEquals",
+        "DateNotEquals",
+        r#"["2024-06-01T12:00:00Z", "1717243200", "2024-06"]"#,
+    ),
+    (
+        "IpAddress",
+        "NotIpAddress",
+        r#"["10.0.0.0/8", "2001:db8::/32", "192.0.2.1"]"#,
+    ),
+    (
+        "ArnLike",
+        "ArnNotLike",
+        r#"["arn:aws:iam::*:role/a*", "arn:aws:s3:::b/*"]"#,
+    ),
+    (
+        "ArnEquals",
+        "ArnNotEquals",
+        r#"["arn:aws:iam::123456789012:user/alice"]"#,
+    ),
+];
+
+fn request_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,12}",
+        "[abcÉTé?*]{0,5}",
+        "-?[0-9]{1,3}(\\.[0-9])?",
+        "(10|192|203)\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
+        "2001:db8::[0-9a-f]{1,4}",
+        "2024-06-0[1-2]T12:00:0[0-1]Z",
+        "17172432[0-9]{2}",
+        "arn:aws:(iam|s3)::(123456789012)?:(role|user)/[a-c]{0,3}",
+        "arn:aws:s3:::b/[a-z]{0,3}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// With one request value present, an operator and its negation never
+    /// agree, whatever the value (typed or not, parseable or not); with the
+    /// key absent, only the negation holds. Random values also show that no
+    /// operator panics on input it cannot convert.
+    #[test]
+    fn negated_operators_are_exact_complements(pair in 0usize..8, value in request_value(), typed in any::<bool>()) {
+        let (positive, negative, values) = OPERATOR_PAIRS[pair];
+        let document = |operator: &str| format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"test:Do","Resource":"*",
+               "Condition":{{"{operator}":{{"test:key":{values}}}}}}}}}"#
+        );
+        let positive_policy = [Arc::new(Policy::parse(PolicyKind::Managed, &document(positive)).unwrap())];
+        let negative_policy = [Arc::new(Policy::parse(PolicyKind::Managed, &document(negative)).unwrap())];
+        let base = RequestContext::new("test:Do", Timestamp::from_unix_seconds(1_717_243_200))
+            .with_caller(Caller::User { account: "123456789012", arn: "arn:aws:iam::123456789012:user/abc", user_id: None });
+        let mut with_value = base.clone();
+        let parsed_ip = value.parse::<std::net::IpAddr>();
+        match (typed, parsed_ip) {
+            (true, Ok(ip)) => with_value.insert("test:key", meridian_core::policy::context::Value::Ip(ip)),
+            _ => with_value.insert("test:key", meridian_core::policy::context::Value::String(&value)),
+        };
+        let allowed = |policies: &[Arc<Policy>], ctx: &RequestContext<'_>| {
+            authorize(&PermissionSet::identity(policies), ctx).is_allowed()
+        };
+        prop_assert_ne!(allowed(&positive_policy, &with_value), allowed(&negative_policy, &with_value));
+        prop_assert!(!allowed(&positive_policy, &base));
+        prop_assert!(allowed(&negative_policy, &base));
+    }
+}

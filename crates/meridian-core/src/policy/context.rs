@@ -330,10 +330,23 @@ impl<'a> RequestContext<'a> {
     /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`,
     /// `aws:userid` for users (their unique id) and root (the account id),
     /// `aws:username` for users, `aws:PrincipalIsAWSService` and
-    /// `aws:PrincipalServiceName` for services. Replaces earlier values of
-    /// these keys.
+    /// `aws:PrincipalServiceName` for services. Removes earlier values of
+    /// all these keys first, so call it before inserting `aws:userid` for a
+    /// session.
     pub fn with_caller(mut self, caller: Caller<'a>) -> RequestContext<'a> {
         self.caller = caller;
+        // A second call must not leave keys of the first caller behind.
+        const DERIVED: [KnownKey; 7] = [
+            KnownKey::PrincipalArn,
+            KnownKey::PrincipalAccount,
+            KnownKey::PrincipalType,
+            KnownKey::UserId,
+            KnownKey::Username,
+            KnownKey::PrincipalIsAwsService,
+            KnownKey::PrincipalServiceName,
+        ];
+        self.entries
+            .retain(|entry| !matches!(entry.key, KeyName::Known(key) if DERIVED.contains(&key)));
         if let Some(arn) = caller.principal_arn() {
             self.set_known(KnownKey::PrincipalArn, Value::String(arn));
         }
