@@ -130,6 +130,8 @@ pub(super) fn get_federation_token(request: &OperationRequest) -> Result<XmlResu
     let policy = requested_policy(request, input)?;
     let seconds = duration(input.int("DurationSeconds"), &caller.principal);
     let federated_user_id = federated.federated_user_id();
+    // AWS reports 0 when the session carries neither policy nor tags.
+    let packed_reported = policy.given || !tags.is_empty();
     let spec = SessionSpec {
         principal: Principal::FederatedUser(federated),
         region: request.state.region().to_owned(),
@@ -152,6 +154,11 @@ pub(super) fn get_federation_token(request: &OperationRequest) -> Result<XmlResu
             w.text("FederatedUserId", &federated_user_id)
                 .text("Arn", &federated_arn);
         });
-        w.integer("PackedPolicySize", i64::from(minted.packed_policy_percent));
+        let percent = if packed_reported {
+            minted.packed_policy_percent
+        } else {
+            0
+        };
+        w.integer("PackedPolicySize", i64::from(percent));
     }))
 }
