@@ -19,6 +19,7 @@ pub mod error;
 pub mod log_store;
 pub mod snapshot_data;
 pub mod state_machine;
+pub mod testing;
 pub mod type_config;
 
 mod db;
