@@ -11,3 +11,6 @@ mod support;
 
 #[path = "iam/users.rs"]
 mod users;
+
+#[path = "iam/roles.rs"]
+mod roles;
