@@ -27,7 +27,8 @@
 //! A rotation at `now` inserts key `n + 1` with `activate_at = now +
 //! propagation delay` and sets the previous key's `destroy_at` to the new
 //! key's `activate_at` plus the longest session lifetime plus the verifier's
-//! clock leeway, so every token it sealed expires before its material goes.
+//! clock leeway, so every token it sealed expires before its material goes
+//! ([`KeyRing::plan_rotation`] computes exactly these writes).
 //!
 //! # The KEK envelope
 //!
@@ -49,6 +50,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
@@ -409,6 +411,42 @@ impl KeyRing {
         ring_key(entry).ok_or(KeyError::KeyDestroyed(id))
     }
 
+    /// What a rotation started at `now` writes (one replicated command):
+    ///
+    /// * a new key [`KeyRing::next_id`] created at `now` that activates at
+    ///   `now + propagation_delay`, so every region holds it before anyone
+    ///   signs with it;
+    /// * for the key signing at `now` (if any): `destroy_at` = the new key's
+    ///   activation + `max_session_lifetime` + `leeway`, the last instant a
+    ///   token it sealed can still be presented. An earlier `destroy_at`
+    ///   already scheduled is kept.
+    ///
+    /// `expected_active` is the compare-and-set precondition: apply the plan
+    /// only if the signing key is still that one.
+    pub fn plan_rotation(
+        &self,
+        now: Timestamp,
+        propagation_delay: Duration,
+        max_session_lifetime: Duration,
+        leeway: Duration,
+    ) -> RotationPlan {
+        let activate_at = now.plus_millis(millis(propagation_delay));
+        let previous = self.signing_entry(now).map(|entry| {
+            let last_use = activate_at
+                .plus_millis(millis(max_session_lifetime))
+                .plus_millis(millis(leeway));
+            let mut schedule = entry.schedule;
+            schedule.destroy_at = Some(schedule.destroy_at.map_or(last_use, |d| d.min(last_use)));
+            (entry.id, schedule)
+        });
+        RotationPlan {
+            expected_active: previous.map(|(id, _)| id),
+            new_id: self.next_id(),
+            new_schedule: KeySchedule::new(now, activate_at),
+            previous,
+        }
+    }
+
     fn signing_entry(&self, now: Timestamp) -> Option<&Entry> {
         self.entries
             .iter()
@@ -433,6 +471,24 @@ impl KeyRing {
             Err(_) => Err(KeyError::UnknownKey(id)),
         }
     }
+}
+
+/// The writes of one key rotation (see [`KeyRing::plan_rotation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotationPlan {
+    /// The key that must still be signing when the plan is applied (`None`:
+    /// the ring must have no signing key, e.g. the first key of a cluster).
+    pub expected_active: Option<KeyId>,
+    /// The new key's id.
+    pub new_id: KeyId,
+    /// The new key's schedule.
+    pub new_schedule: KeySchedule,
+    /// The signing key's id and its updated schedule (with `destroy_at`).
+    pub previous: Option<(KeyId, KeySchedule)>,
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn is_destroyed(entry: &Entry, now: Timestamp) -> bool {

@@ -41,6 +41,9 @@ pub enum PrincipalError {
     /// A unique id has the wrong kind (a role id where a user id belongs).
     #[error("unique id has the wrong kind for this principal")]
     WrongIdKind,
+    /// A federated user's parent IAM user belongs to another account.
+    #[error("a federated user's parent must be in the same account")]
+    AccountMismatch,
     /// An identity provider ARN is not an IAM `oidc-provider/…` (web
     /// identity) or `saml-provider/…` (SAML) ARN of at most 512 characters.
     #[error("invalid identity provider arn")]
@@ -347,7 +350,7 @@ impl FederatedUserPrincipal {
         }
         if parent.as_ref().is_some_and(|user| user.account != account) {
             // GetFederationToken always mints in the caller's own account.
-            return Err(PrincipalError::InvalidName);
+            return Err(PrincipalError::AccountMismatch);
         }
         Ok(FederatedUserPrincipal {
             account,

@@ -6,11 +6,12 @@
 
 use meridian_core::ids::{AccessKeyId, AccessKeyKind, AccountId, SecretAccessKey};
 use meridian_core::keyring::{
-    DataKey, Kek, KeyError, KeyId, KeyRing, KeySchedule, KeyState, SealedSecret, SecretPurpose,
-    WrappedKey,
+    DataKey, Kek, KeyError, KeyId, KeyRing, KeySchedule, KeyState, RotationPlan, SealedSecret,
+    SecretPurpose, WrappedKey,
 };
 use meridian_core::rand::DeterministicRandom;
 use meridian_core::time::Timestamp;
+use std::time::Duration;
 
 fn t(seconds: i64) -> Timestamp {
     Timestamp::from_unix_seconds(1_800_000_000 + seconds)
@@ -428,4 +429,64 @@ fn long_term_secrets_are_sealed_per_access_key() {
         kek.open_access_key_secret(&key_id, &seed).unwrap_err(),
         KeyError::EnvelopeAuthentication
     );
+}
+
+#[test]
+fn a_planned_rotation_keeps_every_sealed_token_verifiable() {
+    let mut rng = DeterministicRandom::from_seed(25);
+    let delay = Duration::from_secs(120);
+    let lifetime = Duration::from_secs(36 * 3600);
+    let leeway = Duration::from_secs(300);
+
+    // The first key of a cluster: nothing to retire.
+    let mut ring = KeyRing::new();
+    let first = ring.plan_rotation(t(0), delay, lifetime, leeway);
+    assert_eq!(
+        first,
+        RotationPlan {
+            expected_active: None,
+            new_id: KeyId::new(1),
+            new_schedule: KeySchedule::new(t(0), t(120)),
+            previous: None,
+        }
+    );
+    ring.insert(key(1, &mut rng), first.new_schedule).unwrap();
+
+    // Rotating at t=1000: key 2 activates at t=1120; key 1 lives until its
+    // last possible token (sealed just before t=1120) has expired.
+    let plan = ring.plan_rotation(t(1000), delay, lifetime, leeway);
+    assert_eq!(plan.expected_active, Some(KeyId::new(1)));
+    assert_eq!(plan.new_id, KeyId::new(2));
+    assert_eq!(plan.new_schedule, KeySchedule::new(t(1000), t(1120)));
+    let (previous_id, previous) = plan.previous.unwrap();
+    assert_eq!(previous_id, KeyId::new(1));
+    assert_eq!(previous.destroy_at, Some(t(1120 + 36 * 3600 + 300)));
+    ring.set_schedule(previous_id, previous).unwrap();
+    ring.insert(key(2, &mut rng), plan.new_schedule).unwrap();
+
+    assert_eq!(ring.signing_key(t(1119)).unwrap().id(), KeyId::new(1));
+    assert_eq!(ring.signing_key(t(1120)).unwrap().id(), KeyId::new(2));
+    // A token key 1 sealed at t=1119 for the longest lifetime expires at
+    // t=1119+36h and is checked with up to `leeway` of skew: still opens.
+    let last_check = t(1119 + 36 * 3600 + 299);
+    assert_eq!(
+        ring.state(KeyId::new(1), last_check),
+        Some(KeyState::VerifyOnly)
+    );
+    assert!(ring.key(KeyId::new(1), last_check).is_ok());
+
+    // The next rotation retires key 2 the same way ...
+    let again = ring.plan_rotation(t(1200), delay, lifetime, leeway);
+    assert_eq!(again.expected_active, Some(KeyId::new(2)));
+    assert_eq!(again.new_id, KeyId::new(3));
+    assert_eq!(
+        again.previous.unwrap().1.destroy_at,
+        Some(t(1320 + 36 * 3600 + 300))
+    );
+    // ... but never postpones a destruction an operator already scheduled.
+    let mut second = *ring.schedule(KeyId::new(2)).unwrap();
+    second.destroy_at = Some(t(5000));
+    ring.set_schedule(KeyId::new(2), second).unwrap();
+    let early = ring.plan_rotation(t(1200), delay, lifetime, leeway);
+    assert_eq!(early.previous.unwrap().1.destroy_at, Some(t(5000)));
 }

@@ -175,6 +175,12 @@ fn constructors_enforce_iam_limits() {
         FederatedUserPrincipal::new(account(), &"f".repeat(33), None),
         Err(PrincipalError::InvalidFederatedName)
     );
+    let elsewhere =
+        UserPrincipal::new(AccountId::parse("210987654321").unwrap(), "/", "Bob", uid()).unwrap();
+    assert_eq!(
+        FederatedUserPrincipal::new(account(), "fed", Some(elsewhere)),
+        Err(PrincipalError::AccountMismatch)
+    );
     assert_eq!(
         SessionOrigin::web_identity(provider("arn:aws:iam::123456789012:saml-provider/okta")),
         Err(PrincipalError::InvalidProvider)
