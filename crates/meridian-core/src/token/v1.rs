@@ -26,6 +26,8 @@
 //! goes through the same validating constructors as minting, so a decoded
 //! token holds only values a minter could have produced.
 
+use zeroize::Zeroizing;
+
 use crate::arn::Arn;
 use crate::ids::{AccountId, SecretAccessKey, UniqueId};
 use crate::principal::{
@@ -216,7 +218,7 @@ pub(crate) struct Body {
 pub(crate) fn decode(bytes: &[u8]) -> Result<Body, Truncated> {
     let mut r = Reader::new(bytes);
     let session_id = SessionId::from_bytes(r.array()?);
-    let secret = SecretAccessKey::from_raw(&r.array()?);
+    let secret = SecretAccessKey::from_raw(&Zeroizing::new(r.array()?));
     let issued_at = Timestamp::from_unix_millis(r.i64()?);
     let expires_at = Timestamp::from_unix_millis(r.i64()?);
     let flags = r.u8()?;
