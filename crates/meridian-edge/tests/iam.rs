@@ -14,3 +14,6 @@ mod users;
 
 #[path = "iam/roles.rs"]
 mod roles;
+
+#[path = "iam/managed.rs"]
+mod managed;

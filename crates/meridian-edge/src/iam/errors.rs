@@ -26,13 +26,13 @@ pub(super) fn from_refusal(refusal: &ConfigError) -> ApiError {
         ConfigError::PolicySizeExceeded { limit } => {
             format!("Maximum policy size of {limit} bytes exceeded")
         }
-        ConfigError::MalformedPolicyDocument { reason } | ConfigError::InvalidInput { reason } => {
-            reason.clone()
-        }
         ConfigError::PreconditionFailed { .. } => String::from(
             "The request was rejected because multiple requests to change this object were \
              submitted simultaneously. Wait a few minutes and submit your request again.",
         ),
+        // Malformed documents, invalid input and validation errors carry
+        // their reason in AWS's words; it is their `Display`.
+        other => other.to_string(),
     };
     ApiError::new(code, message)
 }
