@@ -17,6 +17,7 @@ use prost::Message;
 
 const POLICY: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
 
 fn account() -> AccountId {
     AccountId::parse("123456789012").unwrap()
@@ -114,7 +115,7 @@ fn commands() -> Vec<Command> {
             role_name: String::from("app"),
             path: String::from("/"),
             role_id: String::from("AROAAPP0000000000001"),
-            trust_policy: POLICY.to_owned(),
+            trust_policy: TRUST.to_owned(),
             description: String::from("d"),
             max_session_duration: Some(7200),
             permissions_boundary: None,
@@ -129,7 +130,7 @@ fn commands() -> Vec<Command> {
         Command::UpdateAssumeRolePolicy {
             account_id: a,
             role_name: String::from("app"),
-            document: POLICY.to_owned(),
+            document: TRUST.to_owned(),
         },
         Command::PutInlinePolicy {
             account_id: a,
@@ -341,7 +342,7 @@ fn commands() -> Vec<Command> {
             role_name: String::from("tmp"),
             path: String::from("/"),
             role_id: String::from("AROATMP0000000000001"),
-            trust_policy: POLICY.to_owned(),
+            trust_policy: TRUST.to_owned(),
             description: String::new(),
             max_session_duration: None,
             permissions_boundary: None,

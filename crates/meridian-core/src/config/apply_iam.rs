@@ -23,6 +23,7 @@ use crate::config::snapshot::{
     AccessKeyLocation, AccountConfig, ConfigSnapshot, split_iam_arn, split_provider_arn,
 };
 use crate::ids::AccountId;
+use crate::policy::kind::PolicyKind;
 use crate::time::Timestamp;
 
 pub(crate) fn execute(
@@ -203,7 +204,7 @@ pub(crate) fn execute(
             limits::check_unique_id("RoleId", role_id, "AROA")?;
             limits::check_description(description)?;
             check_tags(tags)?;
-            let trust_policy = document(trust_policy, limits::TRUST_POLICY_SIZE)?;
+            let trust_policy = document(trust_policy, PolicyKind::Trust)?;
             let max_session_duration =
                 max_session_duration.unwrap_or(limits::DEFAULT_MAX_SESSION_DURATION);
             check_max_session_duration(max_session_duration)?;
@@ -268,7 +269,7 @@ pub(crate) fn execute(
             role_name,
             document: text,
         } => {
-            let trust_policy = document(text, limits::TRUST_POLICY_SIZE)?;
+            let trust_policy = document(text, PolicyKind::Trust)?;
             role_mut(account_mut(view, account_id)?, role_name)?.trust_policy = trust_policy;
             Ok(Response::Done)
         }
@@ -305,11 +306,15 @@ pub(crate) fn execute(
             document: text,
         } => {
             limits::check_policy_name(policy_name)?;
-            let limit = match holder {
-                PolicyHolder::User(_) => limits::USER_INLINE_POLICIES_SIZE,
-                PolicyHolder::Role(_) => limits::ROLE_INLINE_POLICIES_SIZE,
+            let (kind, limit) = match holder {
+                PolicyHolder::User(_) => {
+                    (PolicyKind::UserInline, limits::USER_INLINE_POLICIES_SIZE)
+                }
+                PolicyHolder::Role(_) => {
+                    (PolicyKind::RoleInline, limits::ROLE_INLINE_POLICIES_SIZE)
+                }
             };
-            let policy = document(text, limit)?;
+            let policy = document(text, kind)?;
             let mut holder = holder_mut(account_mut(view, account_id)?, holder)?;
             let inline = holder.inline_policies();
             let others: usize = inline
@@ -399,7 +404,7 @@ pub(crate) fn execute(
             limits::check_unique_id("PolicyId", policy_id, "ANPA")?;
             limits::check_description(description)?;
             check_tags(tags)?;
-            let document = document(text, limits::MANAGED_POLICY_SIZE)?;
+            let document = document(text, PolicyKind::Managed)?;
             let account = account_mut(view, account_id)?;
             let key = policy_name.to_ascii_lowercase();
             if account.policies.contains_key(&key) {
@@ -470,7 +475,7 @@ pub(crate) fn execute(
             document: text,
             set_as_default,
         } => {
-            let document = document(text, limits::MANAGED_POLICY_SIZE)?;
+            let document = document(text, PolicyKind::Managed)?;
             let policy = policy_mut(account_mut(view, account_id)?, &partition, policy_arn)?;
             if policy.versions.len() >= limits::VERSIONS_PER_POLICY {
                 return Err(ConfigError::limit(
@@ -1141,8 +1146,8 @@ fn tags_mut<'a>(
     })
 }
 
-fn document(text: &str, limit: usize) -> Result<PolicyDocument, ConfigError> {
-    limits::check_policy_document(text, limit)?;
+fn document(text: &str, kind: PolicyKind) -> Result<PolicyDocument, ConfigError> {
+    limits::check_policy_document(text, kind)?;
     Ok(PolicyDocument(Arc::from(text)))
 }
 

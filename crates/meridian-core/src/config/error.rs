@@ -112,6 +112,13 @@ pub enum ConfigError {
         /// What is wrong, in AWS's words where known.
         reason: String,
     },
+    /// A parameter violates its modeled constraint (AWS's `ValidationError`,
+    /// e.g. an empty or over-long policy document parameter).
+    #[error("{reason}")]
+    Validation {
+        /// Which parameter and why.
+        reason: String,
+    },
     /// A parameter is outside its allowed form (length, pattern, range).
     #[error("{reason}")]
     InvalidInput {
@@ -140,6 +147,7 @@ impl ConfigError {
             }
             ConfigError::MalformedPolicyDocument { .. } => "MalformedPolicyDocument",
             ConfigError::InvalidInput { .. } => "InvalidInput",
+            ConfigError::Validation { .. } => "ValidationError",
             ConfigError::PreconditionFailed { .. } => "ConcurrentModification",
         }
     }
@@ -153,7 +161,9 @@ impl ConfigError {
             | ConfigError::LimitExceeded { .. }
             | ConfigError::PolicySizeExceeded { .. }
             | ConfigError::PreconditionFailed { .. } => 409,
-            ConfigError::MalformedPolicyDocument { .. } | ConfigError::InvalidInput { .. } => 400,
+            ConfigError::MalformedPolicyDocument { .. }
+            | ConfigError::InvalidInput { .. }
+            | ConfigError::Validation { .. } => 400,
         }
     }
 

@@ -4,11 +4,17 @@
 //! so a client that works against AWS works here. They are constants rather
 //! than replicated settings: every replica must agree on them, and a constant
 //! changes only with a release, which is a deliberate compatibility decision.
-//! Policy documents are checked here for form and size only (well-formed JSON
-//! object with a `Statement`); the IAM policy grammar belongs to
-//! `crate::policy`, which callers run before proposing.
+//! Policy documents are parsed and validated with the IAM policy grammar of
+//! `crate::policy` (element names, actions, principals, size as IAM counts
+//! it); a policy that the parser of a later release would judge differently
+//! must not be accepted by an earlier one in the same cluster, so parser
+//! changes that refuse more are a compatibility decision like any change to
+//! apply.
 
 use crate::config::error::ConfigError;
+use crate::policy::compile::Policy;
+use crate::policy::errors::{PolicyError, PolicyErrorCode};
+use crate::policy::kind::PolicyKind;
 
 /// Users per account.
 pub const USERS_PER_ACCOUNT: usize = 5000;
@@ -132,38 +138,34 @@ pub fn check_tag(key: &str, value: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// Size of a policy document the way AWS counts it: characters, whitespace
-/// not counted.
+/// Size of a policy document the way IAM counts it (characters, whitespace
+/// outside JSON strings not counted): what inline-policy aggregates sum.
 pub fn policy_size(document: &str) -> usize {
-    document.chars().filter(|c| !c.is_whitespace()).count()
+    crate::policy::kind::policy_size(document)
 }
 
-/// Checks that a policy document is a JSON object with a `Statement`, and at
-/// most `limit` non-whitespace characters.
-pub fn check_policy_document(document: &str, limit: usize) -> Result<(), ConfigError> {
-    if document.is_empty() || document.len() > POLICY_DOCUMENT_PARAMETER {
-        return Err(ConfigError::invalid(
-            "PolicyDocument must be between 1 and 131072 characters",
-        ));
-    }
-    if policy_size(document) > limit {
-        return Err(ConfigError::PolicySizeExceeded { limit });
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(document).map_err(|_| ConfigError::MalformedPolicyDocument {
-            reason: String::from("This policy contains invalid Json"),
-        })?;
-    let Some(object) = value.as_object() else {
-        return Err(ConfigError::MalformedPolicyDocument {
-            reason: String::from("Syntax errors in policy."),
-        });
-    };
-    match object.get("Statement") {
-        Some(serde_json::Value::Array(statements)) if !statements.is_empty() => Ok(()),
-        Some(serde_json::Value::Object(_)) => Ok(()),
-        _ => Err(ConfigError::MalformedPolicyDocument {
-            reason: String::from("Policy statement must contain actions."),
-        }),
+/// Parses and validates a policy document of `kind` with the IAM policy
+/// grammar (`crate::policy`), within that kind's size limit.
+pub fn check_policy_document(document: &str, kind: PolicyKind) -> Result<(), ConfigError> {
+    Policy::parse(kind, document)
+        .map(|_| ())
+        .map_err(|err| policy_error(&err))
+}
+
+/// The refusal for a policy the parser rejected, with AWS's code and words.
+fn policy_error(err: &PolicyError) -> ConfigError {
+    match (err.code(), err) {
+        (PolicyErrorCode::LimitExceeded, PolicyError::SizeLimitExceeded { limit, .. }) => {
+            ConfigError::PolicySizeExceeded { limit: *limit }
+        }
+        (PolicyErrorCode::MalformedPolicyDocument, _) | (PolicyErrorCode::LimitExceeded, _) => {
+            ConfigError::MalformedPolicyDocument {
+                reason: err.aws_message(),
+            }
+        }
+        (PolicyErrorCode::ValidationError, _) => ConfigError::Validation {
+            reason: err.aws_message(),
+        },
     }
 }
 
@@ -326,24 +328,31 @@ mod tests {
 
     #[test]
     fn policy_documents() {
-        let good = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-        assert_eq!(check_policy_document(good, 6144), Ok(()));
+        let good = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        assert_eq!(check_policy_document(good, PolicyKind::Managed), Ok(()));
         assert_eq!(policy_size("{ \"a\" :\n 1 }"), 7);
-        let cases: &[(&str, &str)] = &[
-            ("not json", "MalformedPolicyDocument"),
-            ("[1,2]", "MalformedPolicyDocument"),
-            (r#"{"Version":"2012-10-17"}"#, "MalformedPolicyDocument"),
-            (r#"{"Statement":[]}"#, "MalformedPolicyDocument"),
-            ("", "InvalidInput"),
+        let cases: &[(&str, PolicyKind, &str)] = &[
+            ("not json", PolicyKind::Managed, "MalformedPolicyDocument"),
+            ("[1,2]", PolicyKind::Managed, "MalformedPolicyDocument"),
+            (
+                r#"{"Version":"2012-10-17"}"#,
+                PolicyKind::Managed,
+                "MalformedPolicyDocument",
+            ),
+            (good, PolicyKind::Trust, "MalformedPolicyDocument"),
+            ("", PolicyKind::Managed, "ValidationError"),
         ];
-        for (document, code) in cases {
-            let err = check_policy_document(document, 6144).unwrap_err();
-            assert_eq!(err.iam_code(), *code, "{document:?}");
+        for (document, kind, code) in cases {
+            let err = check_policy_document(document, *kind).unwrap_err();
+            assert_eq!(err.iam_code(), *code, "{document:?} as {kind:?}: {err}");
         }
-        let big = format!(r#"{{"Statement":{{"Sid":"{}"}}}}"#, "a".repeat(100));
+        let big = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{}"}}]}}"#,
+            "a".repeat(2100)
+        );
         assert_eq!(
-            check_policy_document(&big, 50),
-            Err(ConfigError::PolicySizeExceeded { limit: 50 })
+            check_policy_document(&big, PolicyKind::UserInline),
+            Err(ConfigError::PolicySizeExceeded { limit: 2048 })
         );
     }
 

@@ -137,6 +137,7 @@ impl From<&ConfigError> for pb::ConfigError {
                 ErrorKind::MalformedPolicyDocument(reason.clone())
             }
             ConfigError::InvalidInput { reason } => ErrorKind::InvalidInput(reason.clone()),
+            ConfigError::Validation { reason } => ErrorKind::ValidationError(reason.clone()),
             ConfigError::PreconditionFailed { reason } => {
                 ErrorKind::PreconditionFailed(reason.clone())
             }
@@ -175,6 +176,7 @@ impl TryFrom<pb::ConfigError> for ConfigError {
                 ConfigError::MalformedPolicyDocument { reason }
             }
             ErrorKind::InvalidInput(reason) => ConfigError::InvalidInput { reason },
+            ErrorKind::ValidationError(reason) => ConfigError::Validation { reason },
             ErrorKind::PreconditionFailed(reason) => ConfigError::PreconditionFailed { reason },
         })
     }
