@@ -382,6 +382,24 @@ impl Edge {
         clock: Arc<TestClock>,
         freshness: Freshness,
     ) -> Edge {
+        Edge::with_limits(
+            world,
+            snapshots,
+            region,
+            clock,
+            freshness,
+            EdgeLimits::RECOMMENDED,
+        )
+    }
+
+    pub fn with_limits(
+        world: &World,
+        snapshots: &Snapshots,
+        region: &str,
+        clock: Arc<TestClock>,
+        freshness: Freshness,
+        limits: EdgeLimits,
+    ) -> Edge {
         let mut handlers = HandlerTable::new();
         sts::register(&mut handlers).unwrap_or_else(|e| panic!("{e}"));
         // A probe standing in for an IAM operation: authorization only, so
@@ -404,7 +422,7 @@ impl Edge {
             freshness,
             handlers,
             readiness: Readiness::new(),
-            limits: EdgeLimits::RECOMMENDED,
+            limits,
         });
         Edge {
             app: router(state.clone()),
