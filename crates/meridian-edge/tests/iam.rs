@@ -17,3 +17,6 @@ mod roles;
 
 #[path = "iam/managed.rs"]
 mod managed;
+
+#[path = "iam/providers.rs"]
+mod providers;
