@@ -362,3 +362,75 @@ fn camel_case(name: &str) -> String {
 fn random_failed(error: RandomError) -> ApiError {
     ApiError::internal(&error)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::model::generated::OPERATIONS;
+
+    /// Modeled IAM operations this module does not serve, and why: they
+    /// answer `NotImplemented`.
+    const NOT_SERVED: &[(&str, &str)] = &[
+        ("PutGroupPolicy", "the replicated model has no groups"),
+        ("AttachGroupPolicy", "the replicated model has no groups"),
+        ("CreateGroup", "the replicated model has no groups"),
+        ("GetGroup", "the replicated model has no groups"),
+        ("DeleteGroup", "the replicated model has no groups"),
+        ("AddUserToGroup", "the replicated model has no groups"),
+        ("RemoveUserFromGroup", "the replicated model has no groups"),
+        ("ListGroupsForUser", "the replicated model has no groups"),
+        (
+            "EnableMFADevice",
+            "TOTP verification belongs to the federation work",
+        ),
+        (
+            "EnableOutboundWebIdentityFederation",
+            "outbound web identity federation belongs to GetWebIdentityToken",
+        ),
+        (
+            "DisableOutboundWebIdentityFederation",
+            "outbound web identity federation belongs to GetWebIdentityToken",
+        ),
+        (
+            "GetOutboundWebIdentityFederationInfo",
+            "outbound web identity federation belongs to GetWebIdentityToken",
+        ),
+        ("SimulatePrincipalPolicy", "optional test aid, not built"),
+        ("SimulateCustomPolicy", "optional test aid, not built"),
+    ];
+
+    #[test]
+    fn every_modeled_iam_operation_is_served_or_explained() {
+        let served: HashSet<&str> = served_actions().collect();
+        let not_served: HashSet<&str> = NOT_SERVED.iter().map(|(action, _)| *action).collect();
+        for op in OPERATIONS.iter().filter(|op| op.service == Service::Iam) {
+            assert!(
+                served.contains(op.name) != not_served.contains(op.name),
+                "{} must be either served or listed as not served",
+                op.name
+            );
+        }
+        assert_eq!(served.len(), served_actions().count(), "an action twice");
+    }
+
+    #[test]
+    fn registration_serves_every_action() {
+        let mut table = HandlerTable::new();
+        assert!(register(&mut table).is_ok());
+        let registered: HashSet<&str> = table
+            .served()
+            .filter(|(service, _)| *service == Service::Iam)
+            .map(|(_, action)| action)
+            .collect();
+        assert_eq!(registered, served_actions().collect::<HashSet<_>>());
+    }
+
+    #[test]
+    fn member_paths_are_camel_case() {
+        assert_eq!(camel_case("UserName"), "userName");
+        assert_eq!(camel_case("VersionId"), "versionId");
+        assert_eq!(camel_case(""), "");
+    }
+}
