@@ -25,7 +25,7 @@ use meridian_core::policy::kind::PolicyKind;
 use crate::authz::ContextValue;
 use crate::error::ApiError;
 use crate::iam::paging::{PageRequest, paginate};
-use crate::iam::render::{self, View};
+use crate::iam::render::{self, PolicyUsage, View};
 use crate::iam::{Call, IamHandler, errors, roles, users};
 use crate::xml::XmlResult;
 
@@ -155,6 +155,7 @@ async fn create_policy(call: Call) -> Result<XmlResult, ApiError> {
             "Policy",
             policy,
             account,
+            &PolicyUsage::of(account),
             call.partition(),
             View::Created,
         );
@@ -167,7 +168,15 @@ async fn get_policy(call: Call) -> Result<XmlResult, ApiError> {
     let (policy, _) = find(&call, arn)?;
     let account = call.account()?;
     Ok(XmlResult::build(|w| {
-        render::managed_policy(w, "Policy", policy, account, call.partition(), View::Full);
+        render::managed_policy(
+            w,
+            "Policy",
+            policy,
+            account,
+            &PolicyUsage::of(account),
+            call.partition(),
+            View::Full,
+        );
     }))
 }
 
@@ -176,10 +185,11 @@ async fn list_policies(call: Call) -> Result<XmlResult, ApiError> {
     let scope = call.str("Scope").unwrap_or("All");
     let only_attached = call.bool("OnlyAttached").unwrap_or(false);
     let prefix = call.str("PathPrefix").unwrap_or("/");
-    let usage = call.str("PolicyUsageFilter");
+    let usage_filter = call.str("PolicyUsageFilter");
     let page_request = PageRequest::from_call(&call)?;
     let account = call.account()?;
     let partition = call.partition();
+    let usage = PolicyUsage::of(account);
     // Every policy here is customer managed ("Local").
     let local = scope != "AWS";
     let page = paginate(
@@ -192,9 +202,8 @@ async fn list_policies(call: Call) -> Result<XmlResult, ApiError> {
                 if !only_attached {
                     return true;
                 }
-                let (attached, boundaries) =
-                    render::policy_usage(account, &policy.arn(partition, &account.account.id));
-                match usage {
+                let (attached, boundaries) = usage.get(&policy.arn(partition, &account.account.id));
+                match usage_filter {
                     Some("PermissionsPolicy") => attached > 0,
                     Some("PermissionsBoundary") => boundaries > 0,
                     _ => attached + boundaries > 0,
@@ -204,7 +213,15 @@ async fn list_policies(call: Call) -> Result<XmlResult, ApiError> {
     );
     Ok(XmlResult::build(|w| {
         w.list("Policies", &page.items, |w, policy| {
-            render::managed_policy(w, "member", policy, account, partition, View::Listed);
+            render::managed_policy(
+                w,
+                "member",
+                policy,
+                account,
+                &usage,
+                partition,
+                View::Listed,
+            );
         });
         page.write_tail(w);
     }))
@@ -214,7 +231,7 @@ async fn delete_policy(call: Call) -> Result<XmlResult, ApiError> {
     let arn = call.required("PolicyArn")?.to_owned();
     call.authorize(&arn)?;
     let (policy, canonical) = find(&call, &arn)?;
-    let (attached, boundaries) = render::policy_usage(call.account()?, &canonical);
+    let (attached, boundaries) = PolicyUsage::of(call.account()?).get(&canonical);
     if attached + boundaries > 0 {
         return Err(errors::delete_conflict("attachments"));
     }

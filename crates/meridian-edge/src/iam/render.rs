@@ -5,6 +5,8 @@
 //! results; `Description` only when non-empty; `RoleLastUsed` empty in
 //! `GetRole` (last use is not tracked); policy documents URL-encoded.
 
+use std::collections::HashMap;
+
 use meridian_core::arn::Partition;
 use meridian_core::config::model::{ManagedPolicy, PolicyVersion, Role, Tags, User};
 use meridian_core::config::snapshot::AccountConfig;
@@ -121,29 +123,48 @@ pub(super) fn role(
     });
 }
 
-/// How many users and roles attach `arn`, and how many use it as boundary.
-pub(super) fn policy_usage(account: &AccountConfig, arn: &str) -> (usize, usize) {
-    let attached = account
-        .users
-        .values()
-        .filter(|user| user.attached_policies.contains(arn))
-        .count()
-        + account
-            .roles
+/// How often each managed policy of an account is used: attached to users
+/// and roles, and as their permissions boundary. Built in one pass over the
+/// account, so listing policies costs O(users + roles + policies).
+#[derive(Debug, Default)]
+pub(super) struct PolicyUsage<'a> {
+    counts: HashMap<&'a str, (usize, usize)>,
+}
+
+impl<'a> PolicyUsage<'a> {
+    /// Counts every use in `account`.
+    pub(super) fn of(account: &'a AccountConfig) -> PolicyUsage<'a> {
+        let mut counts: HashMap<&'a str, (usize, usize)> = HashMap::new();
+        let holders = account
+            .users
             .values()
-            .filter(|role| role.attached_policies.contains(arn))
-            .count();
-    let boundaries = account
-        .users
-        .values()
-        .filter(|user| user.permissions_boundary.as_deref() == Some(arn))
-        .count()
-        + account
-            .roles
-            .values()
-            .filter(|role| role.permissions_boundary.as_deref() == Some(arn))
-            .count();
-    (attached, boundaries)
+            .map(|user| {
+                (
+                    &user.attached_policies,
+                    user.permissions_boundary.as_deref(),
+                )
+            })
+            .chain(account.roles.values().map(|role| {
+                (
+                    &role.attached_policies,
+                    role.permissions_boundary.as_deref(),
+                )
+            }));
+        for (attached, boundary) in holders {
+            for arn in attached {
+                counts.entry(arn.as_str()).or_default().0 += 1;
+            }
+            if let Some(arn) = boundary {
+                counts.entry(arn).or_default().1 += 1;
+            }
+        }
+        PolicyUsage { counts }
+    }
+
+    /// `(attachments, boundary uses)` of the policy with canonical ARN `arn`.
+    pub(super) fn get(&self, arn: &str) -> (usize, usize) {
+        self.counts.get(arn).copied().unwrap_or_default()
+    }
 }
 
 /// A managed `Policy` structure named `element`.
@@ -152,11 +173,12 @@ pub(super) fn managed_policy(
     element: &str,
     policy: &ManagedPolicy,
     account: &AccountConfig,
+    usage: &PolicyUsage<'_>,
     partition: &Partition,
     view: View,
 ) {
     let arn = policy.arn(partition, &account.account.id);
-    let (attached, boundaries) = policy_usage(account, &arn);
+    let (attached, boundaries) = usage.get(&arn);
     w.structure(element, |w| {
         w.text("PolicyName", &policy.name)
             .text("PolicyId", &policy.policy_id)
