@@ -18,7 +18,7 @@
 //! every precondition again at apply time, so the pre-checks here only pick
 //! AWS's wording and save a Raft round trip for requests that would be
 //! refused anyway. A refusal decided at apply time (a concurrent writer won)
-//! is rendered by [`errors::from_refusal`].
+//! is rendered with AWS's wording by `errors::from_refusal`.
 //!
 //! Request ids: the Raft request id of a write is the HTTP request id (a
 //! random UUID) read back as 16 bytes. A client retrying an HTTP request
