@@ -26,6 +26,8 @@ use std::sync::atomic::AtomicI64;
 use axum::body::Body;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Request;
+use meridian_core::ids::AccessKeyId;
+use meridian_core::token;
 use meridian_edge::model::Service;
 use meridian_edge::query::{Params, QueryLimits};
 use meridian_edge::rate_limit::RateLimit;
@@ -236,6 +238,25 @@ fn bench_parts(c: &mut Criterion) {
     });
     group.bench_function("authenticate_session", |b| {
         b.iter(|| black_box(authenticate(edge, &session)));
+    });
+    let snapshot = edge.state.snapshot();
+    group.bench_function("session_ring_lookup", |b| {
+        b.iter(|| black_box(edge.state.keys().session_ring(&snapshot)));
+    });
+    let ring = edge.state.keys().session_ring(&snapshot);
+    let key_id =
+        AccessKeyId::parse(&fixture.session.access_key_id).unwrap_or_else(|e| panic!("{e}"));
+    let token_text = fixture.session.token.clone().unwrap_or_default();
+    group.bench_function("token_open", |b| {
+        b.iter(|| {
+            black_box(token::open(
+                &token_text,
+                &key_id,
+                &ring,
+                now,
+                std::time::Duration::from_secs(30),
+            ))
+        });
     });
     let caller = edge
         .authenticate(&fixture.alice)
