@@ -1,6 +1,8 @@
 //! Roles, trust policies, inline policies of roles and users.
 
-use crate::support::{Harness, Params, READ_S3, TRUST, url_decode};
+use meridian_core::config::command::Command;
+
+use crate::support::{Harness, Params, READ_S3, TRUST, account, url_decode};
 
 /// A trust policy naming the role `name` of the test account.
 fn trust_naming(principal: &str) -> String {
@@ -685,4 +687,53 @@ async fn roles_need_permission() {
     h.call(&nobody, "ListRoles", &[])
         .await
         .expect_error(403, "AccessDenied");
+}
+
+/// A concurrent write that wins between the pre-checks and the proposal is
+/// refused by the state machine, and that refusal reaches the client with
+/// AWS's code, status and text.
+#[tokio::test]
+async fn apply_time_refusals_reach_the_client() {
+    let h = Harness::new();
+    h.writer.interpose(Command::CreateRole {
+        account_id: account(),
+        role_name: "Race".to_owned(),
+        path: "/".to_owned(),
+        role_id: "AROAAAAAAAAAAAAAAAAAA".to_owned(),
+        trust_policy: TRUST.to_owned(),
+        description: String::new(),
+        max_session_duration: None,
+        permissions_boundary: None,
+        tags: Default::default(),
+    });
+    let lost = h
+        .admin(
+            "CreateRole",
+            &[("RoleName", "race"), ("AssumeRolePolicyDocument", TRUST)],
+        )
+        .await;
+    assert_eq!(
+        lost.expect_error(409, "EntityAlreadyExists"),
+        "Role with name race already exists."
+    );
+    let got = h.admin("GetRole", &[("RoleName", "race")]).await.ok();
+    assert_eq!(
+        got.get("GetRoleResult/Role/RoleId"),
+        "AROAAAAAAAAAAAAAAAAAA"
+    );
+
+    h.writer.interpose(Command::DeleteRole {
+        account_id: account(),
+        role_name: "Race".to_owned(),
+    });
+    let vanished = h
+        .admin(
+            "UpdateRoleDescription",
+            &[("RoleName", "race"), ("Description", "x")],
+        )
+        .await;
+    assert_eq!(
+        vanished.expect_error(404, "NoSuchEntity"),
+        "The role with name race cannot be found."
+    );
 }

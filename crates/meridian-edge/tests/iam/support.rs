@@ -86,6 +86,7 @@ pub(crate) struct MemoryWriter {
     publish: watch::Sender<Arc<ConfigSnapshot>>,
     submitted: Mutex<Vec<ConfigRequest>>,
     unavailable: AtomicBool,
+    interpose: Mutex<Option<Command>>,
 }
 
 impl MemoryWriter {
@@ -96,6 +97,7 @@ impl MemoryWriter {
             publish,
             submitted: Mutex::new(Vec::new()),
             unavailable: AtomicBool::new(false),
+            interpose: Mutex::new(None),
         });
         (writer, receiver)
     }
@@ -136,6 +138,16 @@ impl MemoryWriter {
             .clone()
     }
 
+    /// Applies `command` just before the next submitted write, as another
+    /// node's write that wins the race between the edge's pre-checks and
+    /// its proposal.
+    pub(crate) fn interpose(&self, command: Command) {
+        *self
+            .interpose
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(command);
+    }
+
     /// Makes every later write fail as a cluster without quorum does.
     pub(crate) fn set_unavailable(&self, unavailable: bool) {
         self.unavailable.store(unavailable, Ordering::Release);
@@ -147,6 +159,17 @@ impl ConfigWriter for MemoryWriter {
         let outcome = if self.unavailable.load(Ordering::Acquire) {
             Err(WriteError::Unavailable("no quorum (test)".to_owned()))
         } else {
+            let racing = self
+                .interpose
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(command) = racing {
+                let name = command.name();
+                if let Err(error) = self.apply(command) {
+                    panic!("interposed {name} refused: {error}");
+                }
+            }
             self.submitted
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
