@@ -1563,3 +1563,50 @@ async fn iam_scopes_accept_us_east_1_and_the_node_region() {
         "Credential should be scoped to a valid region, not 'us-east-1'.",
     );
 }
+
+#[tokio::test]
+async fn key_rotation_keeps_old_sessions_until_their_key_is_destroyed() {
+    let mut world = world_with_dev();
+    let snapshots = Snapshots::new(&world);
+    let eu = Edge::new(&world, &snapshots, "eu-west-1");
+    let us = Edge::new(&world, &snapshots, "us-east-1");
+    let alice = world.creds(ACCOUNT_A, "alice");
+    let gci = [("Action", "GetCallerIdentity")];
+    let under_key_1 = assume(&eu, &alice, ROLE_DEV, "k1", &[]).await.credentials();
+
+    world.rotate_session_key(2, Timestamp::from_unix_seconds(T0 + 7200));
+    snapshots.publish(&world);
+    let under_key_2 = assume(&eu, &alice, ROLE_DEV, "k2", &[]).await.credentials();
+    for edge in [&eu, &us] {
+        for creds in [&under_key_1, &under_key_2] {
+            let reply = edge.sts(creds, &gci).await;
+            assert_eq!(
+                reply.status.as_u16(),
+                200,
+                "{}: {}",
+                edge.region,
+                reply.body
+            );
+        }
+    }
+
+    world.advance_config(3 * 3600);
+    world.ok(Command::DestroyKey {
+        purpose: meridian_core::config::cluster::KeyPurpose::SessionToken,
+        term: 1,
+    });
+    snapshots.publish(&world);
+    for edge in [&eu, &us] {
+        edge.sts(&under_key_1, &gci)
+            .await
+            .assert_error(403, "InvalidClientTokenId", INVALID_TOKEN);
+        let reply = edge.sts(&under_key_2, &gci).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            200,
+            "{}: {}",
+            edge.region,
+            reply.body
+        );
+    }
+}

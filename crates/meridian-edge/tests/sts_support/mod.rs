@@ -196,6 +196,37 @@ impl World {
             .unwrap_or_else(|e| panic!("{name} refused: {e}"))
     }
 
+    /// Moves the replicated clock (the proposers' `issued_at`) forward.
+    pub fn advance_config(&mut self, seconds: i64) {
+        self.config_now += seconds * 1000;
+    }
+
+    /// Stages and activates session data key `term` (the previous active
+    /// key verifies until `verify_until`).
+    pub fn rotate_session_key(&mut self, term: u64, verify_until: Timestamp) {
+        let sealed_key = self
+            .keys
+            .wrap_session_key(u32::try_from(term).unwrap_or(0), &self.random)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let now = Timestamp::from_unix_millis(self.config_now);
+        self.ok(Command::StageKey {
+            purpose: KeyPurpose::SessionToken,
+            term,
+            key_id: term.to_string(),
+            algorithm: "AES-256-GCM".into(),
+            sealed_key,
+            public_key: Vec::new(),
+            activate_after: now,
+            expected_latest_term: Some(term - 1),
+        });
+        self.ok(Command::ActivateKey {
+            purpose: KeyPurpose::SessionToken,
+            term,
+            expected_active_term: Some(term - 1),
+            retired_verify_until: verify_until,
+        });
+    }
+
     pub fn snapshot(&self) -> Arc<ConfigSnapshot> {
         self.state.snapshot()
     }
