@@ -277,6 +277,11 @@ fn bench_compile(c: &mut Criterion) {
     group.bench_function("managed_6_kib", |b| {
         b.iter(|| Policy::parse(PolicyKind::Managed, black_box(&text)).expect("parses"))
     });
+    // Reference point: serde_json alone, parsing the same text into a
+    // generic value (no validation, no compilation).
+    group.bench_function("reference_serde_json_value_6_kib", |b| {
+        b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&text)).expect("json"))
+    });
     let policy = Policy::parse(PolicyKind::Managed, &text).expect("parses");
     group.bench_function("canonical_json_6_kib", |b| {
         b.iter(|| black_box(&policy).to_canonical_json())

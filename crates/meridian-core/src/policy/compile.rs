@@ -9,14 +9,18 @@
 //! ```
 //!
 //! A `Policy` is immutable, owns all its data, and is `Send + Sync`; share it
-//! as `Arc<Policy>` across requests and threads. It keeps the written
-//! document too, for [`Policy::to_canonical_json`].
+//! as `Arc<Policy>` across requests and threads. It keeps the submitted text
+//! (what `Get*Policy` returns, and what [`Policy::to_canonical_json`] renders
+//! from) rather than a second owned copy of the parsed tree: the tree borrows
+//! from the text while the policy is built and is dropped afterwards.
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use crate::policy::conditions::{Condition, OperatorName, RawValue};
 use crate::policy::context::{Caller, RequestContext};
-use crate::policy::document::{self, Document, PrincipalBlock, Scalar, Statement};
+use crate::policy::document::{self, PrincipalBlock, Scalar, Statement};
 use crate::policy::errors::{MalformedReason, PolicyError, malformed, syntax};
 use crate::policy::json;
 use crate::policy::kind::{PolicyKind, prescan};
@@ -92,7 +96,13 @@ impl CompiledStatement {
 pub struct Policy {
     kind: PolicyKind,
     size: usize,
-    document: Document,
+    version: Option<&'static str>,
+    id: Option<Box<str>>,
+    /// The document as submitted: the canonical form is rendered from it on
+    /// demand (rare: `Get*Policy` responses) instead of keeping a second,
+    /// owned copy of the whole tree in every policy.
+    source: Box<str>,
+    principals: Box<[(PrincipalType, Box<str>)]>,
     statements: Box<[CompiledStatement]>,
 }
 
@@ -112,16 +122,41 @@ impl Policy {
         let size = prescan(kind, text, limit)?;
         let document = document::from_json(json::parse(text)?)?;
         validate(&document, kind)?;
-        let variables = document.version.as_deref() == Some("2012-10-17");
+        let version = match document.version.as_deref() {
+            Some("2012-10-17") => Some("2012-10-17"),
+            Some(_) => Some("2008-10-17"),
+            None => None,
+        };
+        let variables = version == Some("2012-10-17");
         let statements = document
             .statements
             .iter()
             .map(|statement| compile_statement(statement, variables))
             .collect::<Result<_, _>>()?;
+        let principals = document
+            .statements
+            .iter()
+            .filter_map(|statement| statement.principal.as_ref())
+            .flat_map(|principal| match &principal.value {
+                PrincipalBlock::Wildcard => vec![(PrincipalType::Aws, Box::from("*"))],
+                PrincipalBlock::Map(entries) => entries
+                    .iter()
+                    .filter_map(|(kind, values)| {
+                        PrincipalType::from_key(kind).map(|kind| (kind, values))
+                    })
+                    .flat_map(|(kind, values)| {
+                        values.items.iter().map(move |v| (kind, Box::from(&**v)))
+                    })
+                    .collect(),
+            })
+            .collect();
         Ok(Policy {
             kind,
             size,
-            document,
+            version,
+            id: document.id.as_deref().map(Box::from),
+            source: Box::from(text),
+            principals,
             statements,
         })
     }
@@ -139,12 +174,12 @@ impl Policy {
 
     /// The policy language version; `2008-10-17` when `Version` is absent.
     pub fn version(&self) -> &str {
-        self.document.version.as_deref().unwrap_or("2008-10-17")
+        self.version.unwrap_or("2008-10-17")
     }
 
     /// The document's `Id`, if any.
     pub fn id(&self) -> Option<&str> {
-        self.document.id.as_deref()
+        self.id.as_deref()
     }
 
     /// The number of statements.
@@ -166,25 +201,25 @@ impl Policy {
     /// with its type — for the store, which must check that named users and
     /// roles exist ("Invalid principal in policy") as IAM does.
     pub fn principals(&self) -> impl Iterator<Item = (PrincipalType, &str)> {
-        self.document
-            .statements
+        self.principals
             .iter()
-            .filter_map(|statement| statement.principal.as_ref())
-            .flat_map(|principal| match &principal.value {
-                PrincipalBlock::Wildcard => vec![(PrincipalType::Aws, "*")],
-                PrincipalBlock::Map(entries) => entries
-                    .iter()
-                    .filter_map(|(kind, values)| {
-                        PrincipalType::from_key(kind).map(|kind| (kind, values))
-                    })
-                    .flat_map(|(kind, values)| values.items.iter().map(move |v| (kind, v.as_str())))
-                    .collect(),
-            })
+            .map(|(kind, value)| (*kind, &**value))
     }
 
-    /// The canonical JSON rendering (see `document.rs` for the form).
+    /// The document exactly as it was submitted.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The canonical JSON rendering (see `document.rs` for the form),
+    /// rendered from the stored source.
     pub fn to_canonical_json(&self) -> String {
-        document::to_canonical_json(&self.document)
+        // The source parsed when the policy was built, so this cannot fail;
+        // the source itself is the fallback rather than a panic.
+        match json::parse(&self.source).and_then(document::from_json) {
+            Ok(document) => document::to_canonical_json(&document),
+            Err(_) => String::from(&*self.source),
+        }
     }
 
     pub(crate) fn statements(&self) -> &[CompiledStatement] {
@@ -210,7 +245,7 @@ impl AsRef<Policy> for Policy {
     }
 }
 
-fn compile_principal(block: &PrincipalBlock) -> Result<PrincipalSpec, PolicyError> {
+fn compile_principal(block: &PrincipalBlock<'_>) -> Result<PrincipalSpec, PolicyError> {
     match block {
         PrincipalBlock::Wildcard => Ok(PrincipalSpec::wildcard()),
         PrincipalBlock::Map(entries) => {
@@ -223,10 +258,10 @@ fn compile_principal(block: &PrincipalBlock) -> Result<PrincipalSpec, PolicyErro
             for (kind, values) in entries {
                 let Some(kind) = PrincipalType::from_key(kind) else {
                     return Err(malformed(MalformedReason::InvalidPrincipal {
-                        principal: kind.clone(),
+                        principal: kind.clone().into_owned(),
                     }));
                 };
-                pairs.extend(values.items.iter().map(|value| (kind, value.as_str())));
+                pairs.extend(values.items.iter().map(|value| (kind, &**value)));
             }
             PrincipalSpec::compile(pairs)
         }
@@ -272,12 +307,18 @@ fn compile_statement(
                 .collect(),
         )
     });
-    let mut conditions = Vec::new();
+    let condition_count = statement
+        .condition
+        .iter()
+        .flatten()
+        .map(|(_, keys)| keys.len())
+        .sum();
+    let mut conditions = Vec::with_capacity(condition_count);
     for (operator, keys) in statement.condition.iter().flatten() {
         let name = OperatorName::parse(operator)
             .ok_or_else(|| syntax(format!("unknown condition operator {operator}")))?;
         for (key, values) in keys {
-            let raw: Vec<RawValue<'_>> = values
+            let raw: SmallVec<[RawValue<'_>; 4]> = values
                 .items
                 .iter()
                 .map(|value| match value {

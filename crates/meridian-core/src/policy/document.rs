@@ -17,6 +17,7 @@
 //! order. Two documents that differ only in member order or whitespace render
 //! identically.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::policy::errors::{PolicyError, syntax};
@@ -24,8 +25,8 @@ use crate::policy::json::Json;
 
 /// A list of strings written either as one string or as an array.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StringList {
-    pub(crate) items: Vec<String>,
+pub(crate) struct StringList<'a> {
+    pub(crate) items: Vec<Cow<'a, str>>,
     pub(crate) array: bool,
 }
 
@@ -38,52 +39,55 @@ pub(crate) struct Negatable<T> {
 
 /// A `Principal`/`NotPrincipal` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PrincipalBlock {
+pub(crate) enum PrincipalBlock<'a> {
     /// `"*"`.
     Wildcard,
     /// `{"AWS": …, "Federated": …}` with the type keys as written.
-    Map(Vec<(String, StringList)>),
+    Map(Vec<(Cow<'a, str>, StringList<'a>)>),
 }
 
 /// A condition value as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Scalar {
-    String(String),
-    Number(String),
+pub(crate) enum Scalar<'a> {
+    String(Cow<'a, str>),
+    Number(Cow<'a, str>),
     Bool(bool),
 }
 
 /// The values listed for one condition key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ScalarList {
-    pub(crate) items: Vec<Scalar>,
+pub(crate) struct ScalarList<'a> {
+    pub(crate) items: Vec<Scalar<'a>>,
     pub(crate) array: bool,
 }
 
+/// `key → values` under one operator, in document order.
+pub(crate) type ConditionKeys<'a> = Vec<(Cow<'a, str>, ScalarList<'a>)>;
+
 /// `operator → [(key, values)]`, in document order.
-pub(crate) type ConditionBlock = Vec<(String, Vec<(String, ScalarList)>)>;
+pub(crate) type ConditionBlock<'a> = Vec<(Cow<'a, str>, ConditionKeys<'a>)>;
 
 /// One statement as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Statement {
-    pub(crate) sid: Option<String>,
-    pub(crate) effect: Option<String>,
-    pub(crate) principal: Option<Negatable<PrincipalBlock>>,
-    pub(crate) action: Option<Negatable<StringList>>,
-    pub(crate) resource: Option<Negatable<StringList>>,
-    pub(crate) condition: Option<ConditionBlock>,
+pub(crate) struct Statement<'a> {
+    pub(crate) sid: Option<Cow<'a, str>>,
+    pub(crate) effect: Option<Cow<'a, str>>,
+    pub(crate) principal: Option<Negatable<PrincipalBlock<'a>>>,
+    pub(crate) action: Option<Negatable<StringList<'a>>>,
+    pub(crate) resource: Option<Negatable<StringList<'a>>>,
+    pub(crate) condition: Option<ConditionBlock<'a>>,
 }
 
 /// A whole document as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Document {
-    pub(crate) version: Option<String>,
-    pub(crate) id: Option<String>,
+pub(crate) struct Document<'a> {
+    pub(crate) version: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
     pub(crate) statement_array: bool,
-    pub(crate) statements: Vec<Statement>,
+    pub(crate) statements: Vec<Statement<'a>>,
 }
 
-fn expect_string(value: Json, element: &str) -> Result<String, PolicyError> {
+fn expect_string<'a>(value: Json<'a>, element: &str) -> Result<Cow<'a, str>, PolicyError> {
     match value {
         Json::String(text) => Ok(text),
         other => Err(syntax(format!(
@@ -93,7 +97,7 @@ fn expect_string(value: Json, element: &str) -> Result<String, PolicyError> {
     }
 }
 
-fn string_list(value: Json, element: &str) -> Result<StringList, PolicyError> {
+fn string_list<'a>(value: Json<'a>, element: &str) -> Result<StringList<'a>, PolicyError> {
     match value {
         Json::String(text) => Ok(StringList {
             items: vec![text],
@@ -113,10 +117,10 @@ fn string_list(value: Json, element: &str) -> Result<StringList, PolicyError> {
     }
 }
 
-fn scalar(value: Json, key: &str) -> Result<Scalar, PolicyError> {
+fn scalar<'a>(value: Json<'a>, key: &str) -> Result<Scalar<'a>, PolicyError> {
     match value {
         Json::String(text) => Ok(Scalar::String(text)),
-        Json::Number(text) => Ok(Scalar::Number(text)),
+        Json::Number(text) => Ok(Scalar::Number(Cow::Owned(text))),
         Json::Bool(flag) => Ok(Scalar::Bool(flag)),
         other => Err(syntax(format!(
             "condition values for {key} must be strings, numbers or booleans, not {}",
@@ -125,7 +129,7 @@ fn scalar(value: Json, key: &str) -> Result<Scalar, PolicyError> {
     }
 }
 
-fn scalar_list(value: Json, key: &str) -> Result<ScalarList, PolicyError> {
+fn scalar_list<'a>(value: Json<'a>, key: &str) -> Result<ScalarList<'a>, PolicyError> {
     match value {
         Json::Array(items) => Ok(ScalarList {
             items: items
@@ -141,11 +145,13 @@ fn scalar_list(value: Json, key: &str) -> Result<ScalarList, PolicyError> {
     }
 }
 
-fn principal_block(value: Json, element: &str) -> Result<PrincipalBlock, PolicyError> {
+fn principal_block<'a>(value: Json<'a>, element: &str) -> Result<PrincipalBlock<'a>, PolicyError> {
     match value {
         Json::String(text) if text == "*" => Ok(PrincipalBlock::Wildcard),
         Json::String(text) => Err(crate::policy::errors::malformed(
-            crate::policy::errors::MalformedReason::InvalidPrincipal { principal: text },
+            crate::policy::errors::MalformedReason::InvalidPrincipal {
+                principal: text.into_owned(),
+            },
         )),
         Json::Object(members) => Ok(PrincipalBlock::Map(
             members
@@ -160,7 +166,7 @@ fn principal_block(value: Json, element: &str) -> Result<PrincipalBlock, PolicyE
     }
 }
 
-fn condition_block(value: Json) -> Result<ConditionBlock, PolicyError> {
+fn condition_block(value: Json<'_>) -> Result<ConditionBlock<'_>, PolicyError> {
     let Json::Object(operators) = value else {
         return Err(syntax("Condition must be an object"));
     };
@@ -199,7 +205,7 @@ fn set_once<T>(
     Ok(())
 }
 
-fn statement(value: Json) -> Result<Statement, PolicyError> {
+fn statement(value: Json<'_>) -> Result<Statement<'_>, PolicyError> {
     let Json::Object(members) = value else {
         return Err(syntax("each statement must be an object"));
     };
@@ -212,7 +218,7 @@ fn statement(value: Json) -> Result<Statement, PolicyError> {
         condition: None,
     };
     for (name, value) in members {
-        match name.as_str() {
+        match &*name {
             "Sid" => statement.sid = Some(expect_string(value, "Sid")?),
             "Effect" => statement.effect = Some(expect_string(value, "Effect")?),
             "Principal" | "NotPrincipal" => {
@@ -270,7 +276,7 @@ fn statement(value: Json) -> Result<Statement, PolicyError> {
 }
 
 /// The syntax pass: JSON to the typed tree.
-pub(crate) fn from_json(value: Json) -> Result<Document, PolicyError> {
+pub(crate) fn from_json(value: Json<'_>) -> Result<Document<'_>, PolicyError> {
     let Json::Object(members) = value else {
         return Err(syntax("the document must be a JSON object"));
     };
@@ -278,7 +284,7 @@ pub(crate) fn from_json(value: Json) -> Result<Document, PolicyError> {
     let mut id = None;
     let mut statements = None;
     for (name, value) in members {
-        match name.as_str() {
+        match &*name {
             "Version" => {
                 let text = expect_string(value, "Version")?;
                 if text != "2012-10-17" && text != "2008-10-17" {
@@ -340,7 +346,7 @@ fn write_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
-fn write_string_list(out: &mut String, list: &StringList) {
+fn write_string_list(out: &mut String, list: &StringList<'_>) {
     if list.array {
         out.push('[');
         for (index, item) in list.items.iter().enumerate() {
@@ -355,7 +361,7 @@ fn write_string_list(out: &mut String, list: &StringList) {
     }
 }
 
-fn write_scalar(out: &mut String, value: &Scalar) {
+fn write_scalar(out: &mut String, value: &Scalar<'_>) {
     match value {
         Scalar::String(text) => write_string(out, text),
         Scalar::Number(text) => out.push_str(text),
@@ -370,7 +376,7 @@ fn principal_order(kind: &str) -> usize {
         .unwrap_or(4)
 }
 
-fn write_statement(out: &mut String, statement: &Statement) {
+fn write_statement(out: &mut String, statement: &Statement<'_>) {
     out.push('{');
     let mut first = true;
     let mut member = |out: &mut String, name: &str| {
@@ -401,8 +407,8 @@ fn write_statement(out: &mut String, statement: &Statement) {
         match &principal.value {
             PrincipalBlock::Wildcard => write_string(out, "*"),
             PrincipalBlock::Map(entries) => {
-                let mut sorted: Vec<&(String, StringList)> = entries.iter().collect();
-                sorted.sort_by_key(|(kind, _)| (principal_order(kind), kind.as_str()));
+                let mut sorted: Vec<&(Cow<'_, str>, StringList<'_>)> = entries.iter().collect();
+                sorted.sort_by_key(|(kind, _)| (principal_order(kind), &**kind));
                 out.push('{');
                 for (index, (kind, values)) in sorted.into_iter().enumerate() {
                     if index > 0 {
@@ -440,7 +446,7 @@ fn write_statement(out: &mut String, statement: &Statement) {
     }
     if let Some(condition) = &statement.condition {
         member(out, "Condition");
-        let mut operators: Vec<&(String, Vec<(String, ScalarList)>)> = condition.iter().collect();
+        let mut operators: Vec<&(Cow<'_, str>, ConditionKeys<'_>)> = condition.iter().collect();
         operators.sort_by(|a, b| a.0.cmp(&b.0));
         out.push('{');
         for (index, (operator, keys)) in operators.into_iter().enumerate() {
@@ -449,7 +455,7 @@ fn write_statement(out: &mut String, statement: &Statement) {
             }
             write_string(out, operator);
             out.push_str(":{");
-            let mut keys: Vec<&(String, ScalarList)> = keys.iter().collect();
+            let mut keys: Vec<&(Cow<'_, str>, ScalarList<'_>)> = keys.iter().collect();
             keys.sort_by(|a, b| a.0.cmp(&b.0));
             for (key_index, (key, values)) in keys.into_iter().enumerate() {
                 if key_index > 0 {
@@ -478,7 +484,7 @@ fn write_statement(out: &mut String, statement: &Statement) {
 }
 
 /// Renders the canonical JSON form.
-pub(crate) fn to_canonical_json(document: &Document) -> String {
+pub(crate) fn to_canonical_json(document: &Document<'_>) -> String {
     let mut out = String::with_capacity(256);
     out.push('{');
     let mut first = true;
@@ -520,7 +526,7 @@ mod tests {
     use super::*;
     use crate::policy::json;
 
-    fn parse(text: &str) -> Result<Document, PolicyError> {
+    fn parse(text: &str) -> Result<Document<'_>, PolicyError> {
         from_json(json::parse(text)?)
     }
 

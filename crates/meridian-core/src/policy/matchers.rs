@@ -37,6 +37,8 @@ pub(crate) enum NamePattern {
     Any,
     /// A name without wildcards, lowercase.
     Exact(Box<str>),
+    /// `Prefix*` (the most common form: `Get*`, `List*`), prefix lowercase.
+    Prefix(Box<str>),
     /// A name with wildcards, lowercase.
     Wildcard(Box<[Tok]>),
 }
@@ -48,13 +50,17 @@ impl ActionPattern {
             return ActionPattern::Any;
         }
         let (vendor, name) = text.split_once(':').unwrap_or(("*", text));
-        let vendor = (vendor != "*").then(|| Box::from(vendor.to_ascii_lowercase().as_str()));
+        let vendor = (vendor != "*").then(|| vendor.to_ascii_lowercase().into_boxed_str());
         let name = if name.chars().all(|c| c == '*') {
             NamePattern::Any
+        } else if let Some(prefix) = name.strip_suffix('*')
+            && !prefix.contains(['*', '?'])
+        {
+            NamePattern::Prefix(prefix.to_ascii_lowercase().into_boxed_str())
         } else if name.contains(['*', '?']) {
-            NamePattern::Wildcard(tokenize(name, true).into_boxed_slice())
+            NamePattern::Wildcard(tokenize(name, true))
         } else {
-            NamePattern::Exact(Box::from(name.to_ascii_lowercase().as_str()))
+            NamePattern::Exact(name.to_ascii_lowercase().into_boxed_str())
         };
         if vendor.is_none() && name == NamePattern::Any {
             return ActionPattern::Any;
@@ -77,6 +83,10 @@ impl ActionPattern {
                     && match pattern_name {
                         NamePattern::Any => true,
                         NamePattern::Exact(expected) => expected.eq_ignore_ascii_case(name),
+                        NamePattern::Prefix(prefix) => name
+                            .as_bytes()
+                            .get(..prefix.len())
+                            .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes())),
                         NamePattern::Wildcard(tokens) => match_tokens(tokens, &[], name, true),
                     }
             }
@@ -89,8 +99,10 @@ impl ActionPattern {
 pub(crate) enum ArnPattern {
     /// `*`: everything, including "no resource".
     Any,
-    /// Up to six parts, matched part by part.
-    Parts(Box<[Part]>),
+    /// Up to six parts, matched part by part. Plain parts are byte ranges of
+    /// `text`, so a pattern costs two allocations plus one per part that has
+    /// wildcards in the middle or variables.
+    Parts { text: Box<str>, parts: Box<[Part]> },
 }
 
 /// One part of an ARN pattern.
@@ -98,9 +110,11 @@ pub(crate) enum ArnPattern {
 pub(crate) enum Part {
     /// `*`.
     Any,
-    /// Plain text, compared exactly.
-    Literal(Box<str>),
-    /// Wildcards or variables.
+    /// Plain text (a range of the pattern text), compared exactly.
+    Literal(u32, u32),
+    /// `text*` (a range of the pattern text before the star).
+    Prefix(u32, u32),
+    /// Other wildcards, or variables.
     Template(Template),
 }
 
@@ -111,20 +125,46 @@ impl ArnPattern {
         if text == "*" {
             return ArnPattern::Any;
         }
+        // Policy documents are far below 4 GiB, so offsets fit in u32; a
+        // longer text (impossible after the size checks) degrades to a
+        // template rather than truncating.
+        let range = |part: &str| {
+            let start = part.as_ptr() as usize - text.as_ptr() as usize;
+            Some((
+                u32::try_from(start).ok()?,
+                u32::try_from(start + part.len()).ok()?,
+            ))
+        };
+        let special = |part: &str| part.contains(['*', '?']) || (variables && part.contains('$'));
         let parts = split_arn(text, variables)
             .iter()
             .map(|part| {
+                if *part == "*" {
+                    return Part::Any;
+                }
+                if !special(part)
+                    && let Some((start, end)) = range(part)
+                {
+                    return Part::Literal(start, end);
+                }
+                if let Some(prefix) = part.strip_suffix('*')
+                    && !special(prefix)
+                    && let Some((start, end)) = range(prefix)
+                {
+                    return Part::Prefix(start, end);
+                }
                 let template = Template::parse(part, variables, Wildcards::Match);
                 if template.is_match_all() {
                     Part::Any
-                } else if let Some(literal) = template.as_literal() {
-                    Part::Literal(Box::from(literal))
                 } else {
                     Part::Template(template)
                 }
             })
             .collect();
-        ArnPattern::Parts(parts)
+        ArnPattern::Parts {
+            text: Box::from(text),
+            parts,
+        }
     }
 
     /// Whether the target matches; `None` when a variable is unresolved.
@@ -133,9 +173,9 @@ impl ArnPattern {
         ctx: &RequestContext<'_>,
         target: Option<&ResourceParts<'_>>,
     ) -> Option<bool> {
-        let parts = match self {
+        let (pattern, parts) = match self {
             ArnPattern::Any => return Some(true),
-            ArnPattern::Parts(parts) => parts,
+            ArnPattern::Parts { text, parts } => (&**text, parts),
         };
         let Some(target) = target else {
             return Some(false);
@@ -148,7 +188,7 @@ impl ArnPattern {
         }
         let mut unresolved = false;
         for (part, text) in leading.iter().zip(target.parts.iter()) {
-            match part.matches(ctx, text) {
+            match part.matches(pattern, ctx, text) {
                 Some(true) => {}
                 Some(false) => return Some(false),
                 None => unresolved = true,
@@ -160,7 +200,7 @@ impl ArnPattern {
             .map(|text| text.len() + 1)
             .sum();
         let rest = target.text.get(offset..).unwrap_or("");
-        match last.matches(ctx, rest) {
+        match last.matches(pattern, ctx, rest) {
             Some(true) if !unresolved => Some(true),
             Some(false) => Some(false),
             _ => None,
@@ -169,11 +209,13 @@ impl ArnPattern {
 }
 
 impl Part {
-    fn matches(&self, ctx: &RequestContext<'_>, text: &str) -> Option<bool> {
-        match self {
+    fn matches(&self, pattern: &str, ctx: &RequestContext<'_>, text: &str) -> Option<bool> {
+        let slice = |start: u32, end: u32| pattern.get(start as usize..end as usize).unwrap_or("");
+        match *self {
             Part::Any => Some(true),
-            Part::Literal(literal) => Some(**literal == *text),
-            Part::Template(template) => template.matches(ctx, text),
+            Part::Literal(start, end) => Some(slice(start, end) == text),
+            Part::Prefix(start, end) => Some(text.starts_with(slice(start, end))),
+            Part::Template(ref template) => template.matches(ctx, text),
         }
     }
 }

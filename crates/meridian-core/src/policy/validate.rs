@@ -249,7 +249,7 @@ fn check_condition_keys(statement: &Statement) -> Result<(), PolicyError> {
         for (key, _) in keys {
             if !valid_condition_key(key) {
                 return Err(malformed(MalformedReason::ConditionKeyWithoutVendor {
-                    key: key.clone(),
+                    key: key.clone().into_owned(),
                 }));
             }
         }

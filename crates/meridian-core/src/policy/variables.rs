@@ -49,10 +49,26 @@ pub(crate) enum Wildcards {
 impl Template {
     /// Compiles `text`. `variables` is false for 2008-10-17 documents.
     pub(crate) fn parse(text: &str, variables: bool, wildcards: Wildcards) -> Template {
-        let mut tokens: Vec<Tok> = Vec::new();
-        let mut vars: Vec<VarRef> = Vec::new();
-        let mut literal = String::new();
-        let flush = |literal: &mut String, tokens: &mut Vec<Tok>| {
+        // Most policy strings are plain text: one literal, two allocations.
+        let special = |c: char| match wildcards {
+            Wildcards::Match => matches!(c, '*' | '?' | '$'),
+            Wildcards::Literal => c == '$',
+        };
+        if !text.contains(special) {
+            let tokens: Box<[Tok]> = if text.is_empty() {
+                Box::new([])
+            } else {
+                Box::new([Tok::Lit(Box::from(text))])
+            };
+            return Template {
+                tokens,
+                vars: Box::new([]),
+            };
+        }
+        let mut tokens: SmallVec<[Tok; 8]> = SmallVec::new();
+        let mut vars: SmallVec<[VarRef; 2]> = SmallVec::new();
+        let mut literal = String::with_capacity(text.len());
+        let flush = |literal: &mut String, tokens: &mut SmallVec<[Tok; 8]>| {
             if !literal.is_empty() {
                 tokens.push(Tok::Lit(Box::from(literal.as_str())));
                 literal.clear();
@@ -95,9 +111,10 @@ impl Template {
             }
         }
         flush(&mut literal, &mut tokens);
+        // Collecting exact-size iterators allocates exactly once each.
         Template {
-            tokens: tokens.into_boxed_slice(),
-            vars: vars.into_boxed_slice(),
+            tokens: tokens.into_iter().collect(),
+            vars: vars.into_iter().collect(),
         }
     }
 

@@ -24,6 +24,8 @@
 //! Case: resources and `StringLike` are case-sensitive; actions are matched
 //! ignoring ASCII case (the pattern is lowercased when compiled).
 
+use smallvec::SmallVec;
+
 /// One token of a compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Tok {
@@ -40,9 +42,9 @@ pub(crate) enum Tok {
 /// Splits plain text into tokens, treating `*` and `?` as wildcards and
 /// collapsing runs of `*`. When `lowercase` is set, literals are lowercased
 /// (ASCII) for case-insensitive matching.
-pub(crate) fn tokenize(text: &str, lowercase: bool) -> Vec<Tok> {
-    let mut tokens = Vec::new();
-    let mut literal = String::new();
+pub(crate) fn tokenize(text: &str, lowercase: bool) -> Box<[Tok]> {
+    let mut tokens: SmallVec<[Tok; 8]> = SmallVec::new();
+    let mut literal = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '*' | '?' => {
@@ -62,7 +64,8 @@ pub(crate) fn tokenize(text: &str, lowercase: bool) -> Vec<Tok> {
     if !literal.is_empty() {
         tokens.push(Tok::Lit(Box::from(literal.as_str())));
     }
-    tokens
+    // Collecting an exact-size iterator allocates exactly once.
+    tokens.into_iter().collect()
 }
 
 /// Whether `input` matches the tokens. `vars` holds the resolved value of each
@@ -249,7 +252,7 @@ impl Wildcard {
     /// A case-sensitive pattern (resources, `StringLike`).
     pub fn new(pattern: &str) -> Wildcard {
         Wildcard {
-            tokens: tokenize(pattern, false).into_boxed_slice(),
+            tokens: tokenize(pattern, false),
             fold_case: false,
         }
     }
@@ -257,7 +260,7 @@ impl Wildcard {
     /// A pattern that ignores ASCII case (actions).
     pub fn new_ignore_ascii_case(pattern: &str) -> Wildcard {
         Wildcard {
-            tokens: tokenize(pattern, true).into_boxed_slice(),
+            tokens: tokenize(pattern, true),
             fold_case: true,
         }
     }
