@@ -9,5 +9,7 @@
 //! chain), 2 bad arguments (clap), 1 anything else.
 
 pub mod admin;
+pub mod clock;
 pub mod dev;
 pub mod exit;
+pub mod serve;

@@ -27,6 +27,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs one node.
+    Serve {
+        /// The node's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Runs a local multi-region cluster (one process per node) in the foreground.
     Dev(DevArgs),
     /// Administers a cluster over its Admin gRPC API.
@@ -112,6 +118,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve { config } => meridian_cli::serve::run(&config).await,
         Command::Dev(args) => {
             dev::run(dev::DevOptions {
                 regions: args.regions,
@@ -145,8 +152,11 @@ fn init_tracing() {
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| String::from("info"));
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: node logs go to files.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let json = std::env::var("MERIDIAN_LOG_FORMAT").is_ok_and(|format| format == "json");
     let installed = if json {

@@ -60,7 +60,7 @@ use meridian_core::config::snapshot::ConfigSnapshot;
 use meridian_core::ids::{
     AccessKeyId, AccessKeyKind, AccountId, SecretAccessKey, UniqueId, UniqueIdKind,
 };
-use meridian_core::keyring::{DataKey, Kek, KeyId, SecretPurpose};
+use meridian_core::keyring::{DataKey, Kek, KeyId};
 use meridian_core::rand::RandomSource;
 use meridian_edge::state::{Clock, ConfigWriter, WriteError};
 use serde::{Deserialize, Serialize};
@@ -541,23 +541,18 @@ fn admin_command<R: RandomSource>(
     })
 }
 
-/// Seals a long-term secret access key for the replicated state: the
-/// secret's 40-character text, bound to purpose `AccessKeySecret` and the
-/// access key id.
+/// Seals a long-term secret access key for the replicated state, with
+/// core's convention (`Kek::seal_access_key_secret`: the 40-character text
+/// bound to the access key id), which the edge's authenticator opens.
 pub fn seal_access_key_secret<R: RandomSource + ?Sized>(
     kek: &Kek,
     access_key_id: &AccessKeyId,
     secret: &SecretAccessKey,
     rng: &mut R,
 ) -> Result<SealedBytes, BootstrapError> {
-    kek.seal_secret(
-        SecretPurpose::AccessKeySecret,
-        access_key_id.as_str().as_bytes(),
-        secret.expose_secret().as_bytes(),
-        rng,
-    )
-    .map(|sealed| SealedBytes(sealed.into_bytes()))
-    .map_err(|e| BootstrapError::Crypto(e.to_string()))
+    kek.seal_access_key_secret(access_key_id, secret, rng)
+        .map(|sealed| SealedBytes(sealed.into_bytes()))
+        .map_err(|e| BootstrapError::Crypto(e.to_string()))
 }
 
 /// `arn:{partition}:iam::{account}:policy/AdministratorAccess`.

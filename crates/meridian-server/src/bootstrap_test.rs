@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use meridian_core::config::command::{ConfigRequest, Response};
 use meridian_core::config::snapshot::ConfigSnapshot;
 use meridian_core::config::state::ConfigState;
-use meridian_core::keyring::{SealedSecret, SecretPurpose};
+use meridian_core::keyring::SealedSecret;
 use meridian_core::rand::DeterministicRandom;
 use meridian_core::time::Timestamp;
 use meridian_edge::state::{BoxFuture, Clock, ConfigWriter, WriteError, WriteOutcome};
@@ -178,15 +178,11 @@ async fn bootstraps_cluster_and_administrator_then_nothing_more() {
     let sealed = SealedSecret::from_bytes(entry.key.sealed_secret.0.clone())
         .unwrap_or_else(|e| panic!("sealed: {e}"));
     let opened = kek
-        .open_secret(
-            SecretPurpose::AccessKeySecret,
-            admin.access_key_id.as_str().as_bytes(),
-            &sealed,
-        )
+        .open_access_key_secret(&admin.access_key_id, &sealed)
         .unwrap_or_else(|e| panic!("open: {e}"));
     assert_eq!(
-        opened.as_slice(),
-        admin.secret_access_key.expose_secret().as_bytes()
+        opened.expose_secret(),
+        admin.secret_access_key.expose_secret()
     );
     // The data key unwraps under the KEK as key 1.
     let wrapped = meridian_core::keyring::WrappedKey::from_bytes(active.sealed_key.0.clone())

@@ -1,6 +1,29 @@
-//! Meridian's composition root: the node configuration, and (as the store
-//! and gRPC crates land) `App::build`/`spawn`, readiness and shutdown.
+//! Meridian's composition root: the node configuration, `App::build`/`spawn`
+//! with ordered shutdown, readiness, the edge's writer over Raft, and the
+//! bootstrap of a new cluster's administrator.
+//!
+//! * [`config`]: the node's TOML file and `MERIDIAN_*` overrides, validated
+//!   before anything is bound ([`config::Config`]);
+//! * [`kek`]: the key-encryption key from a 0600 file or an environment
+//!   variable;
+//! * [`app`]: [`app::App::build`] (KEK, listeners, Raft node, edge state),
+//!   [`app::App::spawn`] (tasks on one tracker), [`app::RunningApp::shutdown`]
+//!   (readiness false → HTTP drain → gRPC and Raft → store closed);
+//! * [`readiness`]: `/readyz` and issuance freshness from Raft state and key
+//!   material;
+//! * [`writer`]: `meridian_edge::state::ConfigWriter` over the node handle;
+//! * [`bootstrap`]: how a new cluster gets its partition, regions, first data
+//!   key, first account and administrator — without an unauthenticated
+//!   administrative surface (the design is in that module's docs);
+//! * [`random`]: the system random source for the edge.
+//!
+//! The one wall-clock read of the node is `meridian_edge::state::SystemClock`,
+//! which the edge owns and this crate hands to everything that needs time.
 
+pub mod app;
 pub mod bootstrap;
 pub mod config;
 pub mod kek;
+pub mod random;
+pub mod readiness;
+pub mod writer;

@@ -63,6 +63,9 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&root)
         .with_context(|| format!("failed to create {}", root.display()))?;
     let _lock = lock(&root)?;
+    // Watch the stop signals before any node exists, so none can leave
+    // nodes behind by killing this process with the default action.
+    let mut stops = Stops::new()?;
 
     let configs = existing_configs(&root)?;
     let (plan, admin, fresh) = if configs.is_empty() {
@@ -102,12 +105,9 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
         "nodes started, waiting until they are ready"
     );
 
-    let mut terminate = signal(SignalKind::terminate()).context("failed to watch SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("failed to watch SIGINT")?;
     let ready = tokio::select! {
-        ready = wait_ready(&mut processes, options.ready_timeout) => ready,
-        _ = terminate.recv() => Err(anyhow::anyhow!("stopped by SIGTERM while starting")),
-        _ = interrupt.recv() => Err(anyhow::anyhow!("stopped by Ctrl-C while starting")),
+        ready = wait_ready(&mut processes, &admin, options.ready_timeout) => ready,
+        signal = stops.next() => Err(anyhow::anyhow!("stopped by {signal} while starting")),
     };
     if let Err(error) = ready {
         report_stop(&stop_all(&mut processes, options.stop_grace).await);
@@ -115,8 +115,8 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
     }
     print_summary(&plan, &pids, &admin, fresh)?;
 
-    supervise(&mut processes, &mut terminate, &mut interrupt).await;
-    eprintln_stop("stopping every node");
+    let signal = supervise(&mut processes, &mut stops).await;
+    eprintln_stop(&format!("{signal}: stopping every node"));
     report_stop(&stop_all(&mut processes, options.stop_grace).await);
     Ok(())
 }
@@ -176,18 +176,41 @@ fn create(root: &Path, options: &DevOptions) -> anyhow::Result<(ClusterPlan, Adm
     Ok((plan, admin))
 }
 
-/// Watches the nodes until a signal arrives; reports (and does not restart)
-/// any node that exits meanwhile.
-async fn supervise(
-    processes: &mut [NodeProcess],
-    terminate: &mut tokio::signal::unix::Signal,
-    interrupt: &mut tokio::signal::unix::Signal,
-) {
+/// The signals that stop a dev cluster: Ctrl-C, SIGTERM, and SIGHUP (the
+/// terminal went away; the nodes must not be left running without the
+/// process that would stop them).
+struct Stops {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Stops {
+    fn new() -> anyhow::Result<Stops> {
+        Ok(Stops {
+            terminate: signal(SignalKind::terminate()).context("failed to watch SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("failed to watch SIGINT")?,
+            hangup: signal(SignalKind::hangup()).context("failed to watch SIGHUP")?,
+        })
+    }
+
+    /// The next stop signal's name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "Ctrl-C",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
+    }
+}
+
+/// Watches the nodes until a stop signal arrives; reports (and does not
+/// restart) any node that exits meanwhile. Returns the signal's name.
+async fn supervise(processes: &mut [NodeProcess], stops: &mut Stops) -> &'static str {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
-            _ = terminate.recv() => return,
-            _ = interrupt.recv() => return,
+            signal = stops.next() => return signal,
             _ = tick.tick() => {}
         }
         for process in processes.iter_mut() {
@@ -232,14 +255,45 @@ fn check_ports_free(plan: &ClusterPlan) -> anyhow::Result<()> {
         for (what, addr) in [("HTTP", node.http), ("gRPC", node.grpc)] {
             if let Err(error) = TcpListener::bind(addr) {
                 bail!(
-                    "port {} ({what} of node {}) is not free: {error}; stop whatever uses it or start a new cluster with --base-port and another --data-dir",
+                    "port {} ({what} of node {}) is not free: {error}; {}",
                     addr.port(),
-                    node.id
+                    node.id,
+                    stale_hint(plan)
                 );
             }
         }
     }
     Ok(())
+}
+
+/// What to tell someone whose ports are taken: the pids a previous
+/// `meridian dev` on this data dir recorded (if it was killed without
+/// stopping its nodes, they may still be running), or how to avoid the
+/// collision.
+fn stale_hint(plan: &ClusterPlan) -> String {
+    let recorded = std::fs::read_to_string(plan.root.join(CLUSTER_FILE))
+        .ok()
+        .and_then(|text| serde_json::from_str::<layout::ClusterFile>(&text).ok())
+        .map(|file| {
+            file.regions
+                .iter()
+                .flat_map(|region| region.nodes.iter())
+                .map(|node| node.pid.to_string())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if recorded.is_empty() {
+        String::from(
+            "stop whatever uses it, or start a new cluster with another --base-port and --data-dir",
+        )
+    } else {
+        format!(
+            "nodes of an earlier run may still be running (pids {} in {}); stop them (kill {}) or use another --base-port and --data-dir",
+            recorded.join(", "),
+            plan.root.join(CLUSTER_FILE).display(),
+            recorded.join(" ")
+        )
+    }
 }
 
 fn create_private_dir(path: &Path) -> anyhow::Result<()> {

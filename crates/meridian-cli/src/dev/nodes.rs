@@ -9,7 +9,10 @@
 //! left dead (the contract: whoever killed it restarts it).
 //!
 //! Readiness is polled over plain HTTP/1.1 on `/readyz` with a short timeout
-//! per attempt; nothing here needs an HTTP client library.
+//! per attempt; nothing here needs an HTTP client library. A node counts as
+//! started only when, beyond `/readyz`, a `GetCallerIdentity` signed with the
+//! administrator's credentials succeeds on it: that proves the bootstrap has
+//! replicated to its region and that what `env.sh` exports works there.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -24,7 +27,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-use crate::dev::layout::NodePlan;
+use meridian_core::sigv4::request::{Payload, Request};
+use meridian_core::sigv4::signer::{SigningOptions, SigningParams, sign_headers};
+
+use crate::dev::layout::{AdminCredentials, NodePlan};
 
 /// A running node.
 #[derive(Debug)]
@@ -33,6 +39,8 @@ pub struct NodeProcess {
     pub id: u64,
     /// Its HTTP address (for `/readyz`).
     pub http: SocketAddr,
+    /// Its region (the signing scope of the credential check).
+    pub region: String,
     /// Its config (for the restart hint).
     pub config: PathBuf,
     /// Its log file.
@@ -94,6 +102,7 @@ fn start(exe: &Path, node: &NodePlan) -> anyhow::Result<NodeProcess> {
     Ok(NodeProcess {
         id: node.id,
         http: node.http,
+        region: node.region.clone(),
         config: node.config.clone(),
         log: node.log.clone(),
         child: Some(child),
@@ -146,26 +155,91 @@ impl NodeProcess {
     }
 }
 
-/// Whether `/readyz` answers 200.
-pub async fn is_ready(addr: SocketAddr) -> bool {
+/// One HTTP/1.1 exchange with a short deadline; the status code, and the
+/// body when it is short.
+async fn exchange(addr: SocketAddr, request: &[u8]) -> Option<(u16, String)> {
     let attempt = async {
         let mut stream = TcpStream::connect(addr).await.ok()?;
-        stream
-            .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await
-            .ok()?;
-        let mut head = [0u8; 32];
-        let read = stream.read(&mut head).await.ok()?;
-        Some(head[..read].starts_with(b"HTTP/1.1 200"))
+        stream.write_all(request).await.ok()?;
+        let mut response = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut chunk).await.ok()?;
+            if read == 0 || response.len() > 64 * 1024 {
+                break;
+            }
+            response.extend_from_slice(&chunk[..read]);
+        }
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text.get(9..12)?.parse().ok()?;
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())?;
+        Some((status, body))
     };
+    tokio::time::timeout(Duration::from_secs(3), attempt)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Whether `/readyz` answers 200.
+pub async fn is_ready(addr: SocketAddr) -> bool {
+    let request = b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    matches!(exchange(addr, request).await, Some((200, _)))
+}
+
+/// Whether `GetCallerIdentity` signed with `admin`'s credentials for
+/// `region` succeeds and names the administrator's account.
+pub async fn admin_works(addr: SocketAddr, region: &str, admin: &AdminCredentials) -> bool {
+    let body = "Action=GetCallerIdentity&Version=2011-06-15";
+    let host = addr.to_string();
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let headers: Vec<(&str, &[u8])> = vec![
+        ("host", host.as_bytes()),
+        ("content-type", content_type.as_bytes()),
+    ];
+    let request = Request {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        payload: Payload::Body(body.as_bytes()),
+    };
+    let params = SigningParams {
+        access_key_id: &admin.access_key_id,
+        secret_access_key: admin.secret_access_key.as_bytes(),
+        session_token: None,
+        region,
+        service: "sts",
+        time: crate::clock::now(),
+        options: SigningOptions::standard(),
+    };
+    let Ok(signature) = sign_headers(&request, &params) else {
+        return false;
+    };
+    let mut text = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in signature.headers() {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
     matches!(
-        tokio::time::timeout(Duration::from_secs(2), attempt).await,
-        Ok(Some(true))
+        exchange(addr, text.as_bytes()).await,
+        Some((200, body)) if body.contains(&admin.account_id)
     )
 }
 
-/// Waits until every node is ready, failing if one exits or `timeout` passes.
-pub async fn wait_ready(nodes: &mut [NodeProcess], timeout: Duration) -> anyhow::Result<()> {
+/// Waits until every node is ready and accepts the administrator's
+/// credentials, failing if one exits or `timeout` passes.
+pub async fn wait_ready(
+    nodes: &mut [NodeProcess],
+    admin: &AdminCredentials,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut ready = BTreeMap::new();
     loop {
@@ -177,7 +251,10 @@ pub async fn wait_ready(nodes: &mut [NodeProcess], timeout: Duration) -> anyhow:
                     node.log.display()
                 );
             }
-            if !ready.contains_key(&node.id) && is_ready(node.http).await {
+            if !ready.contains_key(&node.id)
+                && is_ready(node.http).await
+                && admin_works(node.http, &node.region, admin).await
+            {
                 tracing::info!(node = node.id, "node is ready");
                 ready.insert(node.id, ());
             }
@@ -189,7 +266,13 @@ pub async fn wait_ready(nodes: &mut [NodeProcess], timeout: Duration) -> anyhow:
             let waiting: Vec<String> = nodes
                 .iter()
                 .filter(|n| !ready.contains_key(&n.id))
-                .map(|n| format!("node {} (log {})", n.id, n.log.display()))
+                .map(|n| {
+                    format!(
+                        "node {} (not ready, or the administrator's credentials do not work there yet; log {})",
+                        n.id,
+                        n.log.display()
+                    )
+                })
                 .collect();
             bail!(
                 "nodes not ready after {} s: {}",

@@ -563,6 +563,7 @@ impl Checker<'_> {
                     burst: u32::try_from(burst?).ok()?,
                     max_keys: edge.per_key_rate.max_keys,
                 },
+                ..edge
             })
         })();
         let serve = (|| {

@@ -36,22 +36,22 @@ pub struct RawConfig {
     /// (default 20).
     pub shutdown_grace_period_secs: Option<u64>,
     /// The HTTP edge.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub http: RawHttp,
     /// The gRPC listener (Raft transport, later Admin and Verifier).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub grpc: RawGrpc,
     /// How this node enters its cluster.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub cluster: RawCluster,
     /// Raft timings.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub raft: RawRaft,
     /// Where the key-encryption key comes from.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub kek: RawKek,
     /// Request limits of the edge.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub limits: RawLimits,
 }
 
@@ -167,4 +167,10 @@ pub struct RawLimits {
     pub header_read_timeout_ms: Option<u64>,
     /// Time allowed for a request body to arrive.
     pub body_read_timeout_ms: Option<u64>,
+}
+
+/// Whether a table equals its default (left out when `meridian dev` writes
+/// a config, so files show only what was set).
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
