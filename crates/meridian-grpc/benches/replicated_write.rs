@@ -9,6 +9,9 @@
 //! Goal (DESIGN.md): p50 within 2× of one fsync plus one round trip.
 #![allow(clippy::print_stdout)]
 
+#[path = "support/etcd.rs"]
+mod etcd;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,14 +24,19 @@ use meridian_grpc::timings::RaftTimings;
 use meridian_test_support::cluster::TestCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn account() -> AccountId {
-    AccountId::parse("123456789012").expect("account id")
+/// Accounts written into; roles are spread over them because an account
+/// holds at most 1000 roles (the IAM quota).
+const ACCOUNTS: u64 = 30;
+const ROLES_PER_ACCOUNT: u64 = 900;
+
+fn account(n: u64) -> AccountId {
+    AccountId::from_u64(500_000_000_000 + n).expect("account id")
 }
 
 /// A role write of about the size of a real CreateRole (~600 bytes).
 fn role(n: u64) -> Command {
     Command::CreateRole {
-        account_id: account(),
+        account_id: account((n / ROLES_PER_ACCOUNT) % ACCOUNTS),
         role_name: format!("bench-role-{n}"),
         path: String::from("/bench/"),
         role_id: format!("AROA{n:016}"),
@@ -123,11 +131,16 @@ fn main() {
         let cluster = TestCluster::start(3, timings).await;
         let leader = cluster.leader(Duration::from_secs(10)).await.expect("leader");
         let follower = cluster.running().into_iter().find(|id| *id != leader).expect("follower");
-        cluster
-            .node(leader)
-            .write(cluster.request(Command::CreateAccount { account_id: account(), name: String::from("bench") }))
-            .await
-            .expect("account");
+        for a in 0..ACCOUNTS {
+            cluster
+                .node(leader)
+                .write(cluster.request(Command::CreateAccount {
+                    account_id: account(a),
+                    name: format!("bench-{a}"),
+                }))
+                .await
+                .expect("account");
+        }
         let mut n = 0u64;
         for (label, via) in [("replicated write via leader", leader), ("replicated write via follower (forwarded)", follower)] {
             let node = cluster.node(via);
@@ -159,7 +172,7 @@ fn main() {
                 let mut k = 0u64;
                 while started.elapsed() < concurrent_for {
                     k += 1;
-                    let id = 1_000_000 + w * 100_000 + k;
+                    let id = 3_000 + w * 700 + k;
                     if node.write(cluster.request(role(id))).await.is_ok() {
                         done += 1;
                     }
@@ -182,5 +195,75 @@ fn main() {
             Ok(mut cluster) => cluster.shutdown().await,
             Err(_) => println!("cluster still shared; dropping"),
         }
+
+        if full && etcd::available() {
+            compare_with_etcd(sequential, concurrent_for).await;
+        } else {
+            println!("etcd: skipped (test mode, or no etcd binary on PATH)");
+        }
     });
+}
+
+/// The same workload against a 3-member etcd 3.4 cluster on loopback:
+/// puts of the same size as the role writes above, through etcd's HTTP/JSON
+/// gateway (which forwards to the leader like our followers do).
+async fn compare_with_etcd(sequential: u64, concurrent_for: Duration) {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let etcd = Arc::new(etcd::Etcd::start(dir.path()).await);
+    let value = meridian_store::testing::trust_policy(1).into_bytes();
+    let value = [value.as_slice(), &[0x20; 200]].concat();
+    let (leader, follower) = etcd.leader_and_follower().await;
+    let mut n = 0u64;
+    for (label, endpoint) in [
+        ("etcd 3.4 put via leader", &leader),
+        ("etcd 3.4 put via follower", &follower),
+    ] {
+        for _ in 0..20 {
+            n += 1;
+            etcd.put(endpoint, &format!("warm/{n}"), &value)
+                .await
+                .expect("etcd put");
+        }
+        let mut histogram = Histogram::<u64>::new(3).expect("histogram");
+        for _ in 0..sequential {
+            n += 1;
+            let started = Instant::now();
+            etcd.put(endpoint, &format!("key/{n}"), &value)
+                .await
+                .expect("etcd put");
+            let _ = histogram.record(started.elapsed().as_nanos() as u64);
+        }
+        report(label, &histogram);
+    }
+    let started = Instant::now();
+    let mut writers = Vec::new();
+    for w in 0..32u64 {
+        let etcd = Arc::clone(&etcd);
+        let endpoint = leader.clone();
+        let value = value.clone();
+        writers.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            let mut k = 0u64;
+            while started.elapsed() < concurrent_for {
+                k += 1;
+                if etcd
+                    .put(&endpoint, &format!("load/{w}/{k}"), &value)
+                    .await
+                    .is_ok()
+                {
+                    done += 1;
+                }
+            }
+            done
+        }));
+    }
+    let mut total = 0u64;
+    for writer in writers {
+        total += writer.await.expect("writer");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "etcd throughput, 32 concurrent writers on the leader: {total} puts in {elapsed:.2} s = {:.0} puts/s",
+        total as f64 / elapsed
+    );
 }
