@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The compatibility suite: starts a real `meridian dev` cluster (three
+# regions, one process per node) and drives it with pinned boto3 and the aws
+# CLI from a virtualenv, then always stops the cluster.
+#
+#   bash tests/compat/run.sh [pytest arguments…]
+#
+# * The venv lives in ${MERIDIAN_CACHE:-~/.cache/meridian}/venv-<hash of
+#   requirements.txt> and is reused while requirements.txt is unchanged.
+# * The `meridian` binary is built from this checkout (MERIDIAN_BIN=path
+#   uses a prebuilt one instead).
+# * The cluster runs in a temporary directory on a free port range; its
+#   files and node logs are printed when something fails, and kept when
+#   MERIDIAN_COMPAT_KEEP=1.
+# * Tests read the cluster from MERIDIAN_CLUSTER (its cluster.json).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+log() { echo "compat: $*" >&2; }
+
+# --- Python environment -----------------------------------------------------
+cache="${MERIDIAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meridian}"
+mkdir -p "$cache"
+req_hash="$(sha256sum "$here/requirements.txt" | cut -c1-16)"
+venv="$cache/venv-$req_hash"
+(
+    # One creator at a time; a second caller waits, then finds it complete.
+    flock 9
+    if [ ! -f "$venv/.complete" ]; then
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+            rm -rf "$venv"
+            log "python3 -m venv failed; installing python3-venv"
+            sudo=""
+            [ "$(id -u)" -ne 0 ] && sudo="sudo"
+            $sudo apt-get update -qq >/dev/null
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+            python3 -m venv "$venv"
+        fi
+        log "installing $(grep -c '==' "$here/requirements.txt") pinned packages into $venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+        touch "$venv/.complete"
+    fi
+) 9>"$cache/venv.lock"
+export PATH="$venv/bin:$PATH"
+
+# --- the meridian binary ----------------------------------------------------
+if [ -n "${MERIDIAN_BIN:-}" ]; then
+    bin="$MERIDIAN_BIN"
+else
+    # shellcheck source=../../scripts/env.sh
+    source "$root/scripts/env.sh"
+    meridian_setup
+    log "building meridian"
+    (cd "$root" && cargo build --locked --quiet -p meridian-cli --bin meridian)
+    target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+    bin="$target_dir/debug/meridian"
+fi
+[ -x "$bin" ] || { log "no meridian binary at $bin"; exit 1; }
+
+# --- the cluster ------------------------------------------------------------
+work="$(mktemp -d "${TMPDIR:-/tmp}/meridian-compat.XXXXXX")"
+cluster_dir="$work/cluster"
+# A base port whose 2 × 99 ports are free now (the nodes bind them a moment
+# later; a collision in between fails loudly rather than flakily).
+base_port="$(python3 - <<'EOF'
+import random, socket
+def free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+for _ in range(200):
+    base = random.randrange(20000, 60000, 200)
+    if all(free(base + n) and free(base + 100 + n) for n in range(1, 10)):
+        print(base)
+        break
+else:
+    raise SystemExit("no free port range")
+EOF
+)"
+
+dev_pid=""
+cleanup() {
+    local status=$?
+    if [ -n "$dev_pid" ] && kill -0 "$dev_pid" 2>/dev/null; then
+        log "stopping the cluster"
+        kill -TERM "$dev_pid" 2>/dev/null || true
+        for _ in $(seq 1 600); do
+            kill -0 "$dev_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$dev_pid" 2>/dev/null; then
+            log "meridian dev did not stop within 60 s; killing it"
+            kill -KILL "$dev_pid" 2>/dev/null || true
+            status=1
+        fi
+        local dev_status=0
+        wait "$dev_pid" 2>/dev/null || dev_status=$?
+        # Every node must have stopped on SIGTERM, within its grace period.
+        if [ "$dev_status" -ne 0 ] || grep -q "killed after\|did not exit" "$work/dev.err"; then
+            log "the cluster did not stop cleanly (meridian dev exit $dev_status)"
+            [ "$status" -eq 0 ] && status=1
+        else
+            log "cluster stopped cleanly"
+        fi
+    fi
+    if [ "$status" -ne 0 ] || [ "${MERIDIAN_COMPAT_KEEP:-0}" = 1 ]; then
+        log "cluster files kept in $work"
+        if [ "$status" -ne 0 ]; then
+            log "--- meridian dev stderr"; tail -n 40 "$work/dev.err" >&2 || true
+            for node_log in "$cluster_dir"/node-*.log; do
+                [ -f "$node_log" ] || continue
+                log "--- $node_log (last 30 lines)"; tail -n 30 "$node_log" >&2 || true
+            done
+        fi
+    else
+        rm -rf "$work"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "starting meridian dev in $cluster_dir (base port $base_port)"
+"$bin" dev --data-dir "$cluster_dir" --base-port "$base_port" --ready-timeout 120 \
+    >"$work/dev.out" 2>"$work/dev.err" </dev/null &
+dev_pid=$!
+
+# `meridian dev` prints its summary once every node is ready and accepts the
+# administrator's credentials.
+for _ in $(seq 1 1500); do
+    if grep -q "Ctrl-C stops every node" "$work/dev.out" 2>/dev/null; then
+        break
+    fi
+    if ! kill -0 "$dev_pid" 2>/dev/null; then
+        log "meridian dev exited before the cluster was ready"
+        exit 1
+    fi
+    sleep 0.1
+done
+grep -q "Ctrl-C stops every node" "$work/dev.out" || { log "cluster not ready within 150 s"; exit 1; }
+cat "$work/dev.out" >&2
+
+export MERIDIAN_CLUSTER="$cluster_dir/cluster.json"
+cd "$here"
+set +e
+python -m pytest -p no:cacheprovider "$@"
+tests=$?
+set -e
+exit "$tests"
