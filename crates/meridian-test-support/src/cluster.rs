@@ -271,6 +271,24 @@ impl TestCluster {
         self.start_member(id, StartMode::Restart).await
     }
 
+    /// Starts a stopped member on its old address in `mode` (a test can
+    /// replay an operator's mistake, such as re-running a bootstrap
+    /// configuration on a wiped node).
+    pub async fn start_with_mode(&mut self, id: u64, mode: StartMode) -> Result<(), StartError> {
+        self.start_member(id, mode).await
+    }
+
+    /// The initial membership a bootstrap configuration names: every member.
+    pub fn bootstrap_mode(&self) -> StartMode {
+        StartMode::Bootstrap {
+            members: self
+                .members
+                .iter()
+                .map(|(id, member)| (*id, member.info.clone()))
+                .collect(),
+        }
+    }
+
     async fn start_member(&mut self, id: u64, mode: StartMode) -> Result<(), StartError> {
         let mut attempts = 0;
         loop {

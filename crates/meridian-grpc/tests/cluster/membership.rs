@@ -8,6 +8,7 @@ use meridian_core::config::command::{Command, Response};
 use meridian_grpc::errors::{ClusterError, StartError};
 use meridian_grpc::node::Role;
 use meridian_test_support::cluster::{TestCluster, test_timings};
+use openraft::async_runtime::WatchReceiver as _;
 
 use crate::{ELECTION, account, create_account, create_role};
 
@@ -116,4 +117,87 @@ async fn wiped_node_is_replaced_under_a_fresh_id_and_the_old_id_is_refused() {
     .expect("bounded");
 }
 
-use openraft::async_runtime::WatchReceiver as _;
+/// An operator re-runs the original bootstrap configuration on a wiped
+/// member (not the initializing one). The node starts, but the first
+/// replication request from further than the start of the log reveals that
+/// the cluster knows it: it refuses all Raft traffic and reports it, the
+/// leader does not see a log reversion, and the cluster keeps writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wiped_bootstrap_member_refuses_to_serve_under_its_old_id() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let mut cluster = TestCluster::start(3, test_timings()).await;
+        let leader = cluster.leader(ELECTION).await.expect("leader");
+        cluster
+            .node(leader)
+            .write(cluster.request(create_account()))
+            .await
+            .expect("write");
+        for n in 0..20 {
+            cluster
+                .node(leader)
+                .write(cluster.request(create_role(n)))
+                .await
+                .expect("write");
+        }
+        // Node 1 initializes a bootstrap cluster; wipe another member.
+        let victim = cluster
+            .running()
+            .into_iter()
+            .find(|id| *id != leader && *id != 1)
+            .unwrap_or_else(|| {
+                cluster
+                    .running()
+                    .into_iter()
+                    .find(|id| *id != 1)
+                    .expect("member")
+            });
+        let index = cluster.node(leader).snapshot().borrow().applied_index();
+        assert!(
+            cluster
+                .wait_applied(&[victim], index, Duration::from_secs(10))
+                .await
+        );
+        cluster.wipe(victim).await;
+        let mode = cluster.bootstrap_mode();
+        cluster
+            .start_with_mode(victim, mode)
+            .await
+            .expect("the process starts");
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !cluster.node(victim).status().refused_as_wiped {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the wiped member never noticed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            cluster
+                .node(victim)
+                .snapshot()
+                .borrow()
+                .account(&account())
+                .is_none()
+        );
+        let leader = cluster
+            .leader_among(
+                &[1, 2, 3]
+                    .into_iter()
+                    .filter(|id| *id != victim)
+                    .collect::<Vec<_>>(),
+                ELECTION,
+            )
+            .await
+            .expect("the others keep a leader");
+        cluster
+            .node(leader)
+            .write(cluster.request(create_role(77)))
+            .await
+            .expect("the cluster keeps writing");
+        assert_eq!(cluster.node(leader).status().role, Role::Leader);
+        cluster.shutdown().await;
+    })
+    .await
+    .expect("bounded");
+}

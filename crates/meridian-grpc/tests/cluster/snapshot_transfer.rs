@@ -45,7 +45,11 @@ async fn a_corrupted_snapshot_is_refused_in_transit() {
             .find(|id| *id != leader)
             .expect("follower");
         let index = node.snapshot().borrow().applied_index();
-        assert!(cluster.wait_applied(&[follower], index, Duration::from_secs(10)).await);
+        assert!(
+            cluster
+                .wait_applied(&[follower], index, Duration::from_secs(10))
+                .await
+        );
         let before = cluster.node(follower).snapshot().borrow().clone();
 
         let mut client = RaftServiceClient::connect(cluster.raft_addr(follower))
