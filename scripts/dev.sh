@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# The README's run command: installs what is missing, then runs Meridian's
-# main job. Once the `meridian` binary exists this is `meridian dev` (the local
-# three-region cluster); until then it runs what exists: the core credential
-# engine's demonstration (mint a credential set, open it, verify a SigV4
-# request signed with it).
+# The README's run command: installs what is missing, builds the `meridian`
+# binary and runs `meridian dev` — a local three-region cluster, one process
+# per node, in ./meridian-dev of the checkout (arguments are passed on, e.g.
+# --regions, --nodes-per-region, --data-dir, --base-port). It stays in the
+# foreground until Ctrl-C, which stops every node; run it again to restart
+# the same cluster from its data. From another shell:
+#
+#   . ./meridian-dev/env.sh && aws sts get-caller-identity
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 meridian_setup
 cd "$MERIDIAN_ROOT"
 
-if [ -d crates/meridian-cli ]; then
-    exec cargo run --locked --quiet -p meridian-cli --bin meridian -- dev "$@"
-fi
-exec cargo run --locked --quiet -p meridian-core --example credential_demo -- "$@"
+exec cargo run --locked --quiet -p meridian-cli --bin meridian -- dev "$@"

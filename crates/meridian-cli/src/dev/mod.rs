@@ -115,7 +115,7 @@ pub async fn run(options: DevOptions) -> anyhow::Result<()> {
     }
     print_summary(&plan, &pids, &admin, fresh)?;
 
-    let signal = supervise(&mut processes, &mut stops).await;
+    let signal = supervise(&mut processes, &mut stops, &exe).await;
     eprintln_stop(&format!("{signal}: stopping every node"));
     report_stop(&stop_all(&mut processes, options.stop_grace).await);
     Ok(())
@@ -206,7 +206,7 @@ impl Stops {
 
 /// Watches the nodes until a stop signal arrives; reports (and does not
 /// restart) any node that exits meanwhile. Returns the signal's name.
-async fn supervise(processes: &mut [NodeProcess], stops: &mut Stops) -> &'static str {
+async fn supervise(processes: &mut [NodeProcess], stops: &mut Stops, exe: &Path) -> &'static str {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
@@ -216,9 +216,10 @@ async fn supervise(processes: &mut [NodeProcess], stops: &mut Stops) -> &'static
         for process in processes.iter_mut() {
             if let Some(status) = process.exited() {
                 eprintln_stop(&format!(
-                    "node {} (pid {}) exited ({status}); it is not restarted. Restart it with: meridian serve --config {} (log: {})",
+                    "node {} (pid {}) exited ({status}); it is not restarted. Restart it with: {} serve --config {} (log: {})",
                     process.id,
                     process.pid,
+                    exe.display(),
                     process.config.display(),
                     process.log.display()
                 ));
