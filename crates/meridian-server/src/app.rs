@@ -7,7 +7,8 @@
 //!         ─ Node::start: RocksDB, Raft (bootstrap | join | restart), gRPC Raft service
 //!         ─ edge state: snapshot channel, SigV4 authenticator, STS+IAM handlers,
 //!           KEK-backed key material, NodeWriter, clock, system randomness
-//! spawn:  tasks on one TaskTracker: edge-http, readiness, bootstrap (when due)
+//! spawn:  tasks on one TaskTracker: edge-http, readiness, bootstrap (when due),
+//!         and every configuration write (so none is left behind by shutdown)
 //! shutdown (bounded by shutdown_grace_period):
 //!         readiness false ─ stop accepting HTTP, drain ─ stop gRPC and Raft
 //!         (Node::shutdown) ─ background tasks end ─ store closed (its log
@@ -63,6 +64,7 @@ pub struct App {
     keys: Arc<KeyMaterial>,
     clock: Arc<dyn Clock>,
     bootstrap: Option<(BootstrapPlan, Option<PathBuf>)>,
+    tracker: TaskTracker,
 }
 
 impl std::fmt::Debug for App {
@@ -154,6 +156,7 @@ impl App {
             .with_context(|| format!("failed to start node {}", config.node_id))?;
         let node = Arc::new(node);
 
+        let tracker = TaskTracker::new();
         let keys = Arc::new(KeyMaterial::new(secrets.kek));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let readiness = Readiness::new();
@@ -168,7 +171,7 @@ impl App {
             region: config.region.clone(),
             clock: Arc::clone(&clock),
             random: Arc::new(SystemRandom),
-            writer: Arc::new(NodeWriter::new(Arc::clone(&node))),
+            writer: Arc::new(NodeWriter::new(Arc::clone(&node), tracker.clone())),
             authenticator: Arc::new(meridian_edge::auth::SigV4Authenticator::new(
                 &config.region,
                 Arc::clone(&keys),
@@ -193,6 +196,7 @@ impl App {
             keys,
             clock,
             bootstrap,
+            tracker,
         })
     }
 
@@ -208,7 +212,7 @@ impl App {
 
     /// Starts serving: the HTTP edge, readiness, and the bootstrap when due.
     pub fn spawn(self) -> RunningApp {
-        let tracker = TaskTracker::new();
+        let tracker = self.tracker.clone();
         let stop_http = CancellationToken::new();
         let stop_tasks = CancellationToken::new();
         let fatal = CancellationToken::new();
@@ -262,8 +266,9 @@ impl App {
             let keys = Arc::clone(&self.keys);
             let clock = Arc::clone(&self.clock);
             let stop = stop_tasks.clone();
+            let writes = tracker.clone();
             spawn_named(&tracker, "bootstrap", async move {
-                run_bootstrap(plan, admin_file, node, keys, clock, stop).await;
+                run_bootstrap(plan, admin_file, node, keys, clock, writes, stop).await;
             });
         }
 
@@ -480,9 +485,10 @@ async fn run_bootstrap(
     node: Arc<Node>,
     keys: Arc<KeyMaterial>,
     clock: Arc<dyn Clock>,
+    writes: TaskTracker,
     stop: CancellationToken,
 ) {
-    let writer = NodeWriter::new(Arc::clone(&node));
+    let writer = NodeWriter::new(Arc::clone(&node), writes);
     let mut rng = meridian_core::rand::SystemRng::new();
     let ctx = BootstrapContext {
         writer: &writer,

@@ -14,17 +14,20 @@ use meridian_core::config::command::ConfigRequest;
 use meridian_edge::state::{BoxFuture, ConfigWriter, WriteError, WriteOutcome};
 use meridian_grpc::errors::WriteError as NodeWriteError;
 use meridian_grpc::node::Node;
+use tokio_util::task::TaskTracker;
 
 /// Writes through a [`Node`].
 #[derive(Debug, Clone)]
 pub struct NodeWriter {
     node: Arc<Node>,
+    tasks: TaskTracker,
 }
 
 impl NodeWriter {
-    /// A writer over `node`.
-    pub fn new(node: Arc<Node>) -> NodeWriter {
-        NodeWriter { node }
+    /// A writer over `node` whose write tasks run on `tasks` (the app's
+    /// tracker, so shutdown waits for them).
+    pub fn new(node: Arc<Node>, tasks: TaskTracker) -> NodeWriter {
+        NodeWriter { node, tasks }
     }
 }
 
@@ -32,7 +35,7 @@ impl ConfigWriter for NodeWriter {
     fn submit(&self, request: ConfigRequest) -> BoxFuture<'_, Result<WriteOutcome, WriteError>> {
         let node = Arc::clone(&self.node);
         let name = request.to_string();
-        let task = tokio::spawn(async move { node.write(request).await });
+        let task = self.tasks.spawn(async move { node.write(request).await });
         Box::pin(async move {
             match task.await {
                 Ok(result) => map(result),

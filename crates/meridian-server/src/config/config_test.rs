@@ -79,7 +79,9 @@ fn base_config_is_valid_with_defaults() {
     assert_eq!(config.http.listen.to_string(), "127.0.0.1:7101");
     assert_eq!(config.http.advertise, "http://127.0.0.1:7101");
     assert_eq!(config.grpc.advertise, "http://127.0.0.1:7201");
-    assert_eq!(config.raft, RaftTimings::LOOPBACK);
+    assert_eq!(config.raft, RaftTimings::loopback());
+    assert_eq!(config.raft.heartbeat, Duration::from_millis(100));
+    assert_eq!(config.raft.write_timeout, Duration::from_secs(3));
     assert_eq!(config.max_config_staleness, Duration::from_secs(3600));
     assert_eq!(
         config.kek,

@@ -44,8 +44,9 @@
 //!
 //! # Raft timings
 //!
-//! The defaults (heartbeat 100 ms, election timeout 500–1000 ms, write
-//! timeout 3 s) suit loopback and a LAN, with room for a busy 2-core machine.
+//! The defaults are the node handle's loopback timings (heartbeat 100 ms,
+//! election timeout 500–1000 ms, write timeout 3 s): loopback and a LAN,
+//! with room for a busy 2-core machine.
 //! Between regions, where a round trip is 50–250 ms, use a heartbeat of at
 //! least the largest round trip (e.g. 300 ms) and an election timeout of about
 //! 5–10 heartbeats (1500–3000 ms); the write timeout should exceed the
@@ -170,13 +171,17 @@ pub struct RaftTimings {
 }
 
 impl RaftTimings {
-    /// Loopback and LAN defaults.
-    pub const LOOPBACK: RaftTimings = RaftTimings {
-        heartbeat: Duration::from_millis(100),
-        election_timeout_min: Duration::from_millis(500),
-        election_timeout_max: Duration::from_millis(1000),
-        write_timeout: Duration::from_secs(3),
-    };
+    /// Loopback and LAN defaults: those of the node handle
+    /// (`meridian_grpc::timings::RaftTimings::loopback`).
+    pub fn loopback() -> RaftTimings {
+        let node = meridian_grpc::timings::RaftTimings::loopback();
+        RaftTimings {
+            heartbeat: node.heartbeat,
+            election_timeout_min: node.election_timeout_min,
+            election_timeout_max: node.election_timeout_max,
+            write_timeout: node.write_timeout,
+        }
+    }
 }
 
 /// Where the key-encryption key is read from (never the config file itself).
@@ -421,7 +426,7 @@ impl Checker<'_> {
     }
 
     fn raft(&mut self, raw: &RawConfig) -> Option<RaftTimings> {
-        let defaults = RaftTimings::LOOPBACK;
+        let defaults = RaftTimings::loopback();
         let heartbeat = self.millis(
             "raft.heartbeat_ms",
             raw.raft.heartbeat_ms,
