@@ -262,6 +262,38 @@ fn bench_wildcard(c: &mut Criterion) {
     group.bench_function("adversarial_question_marks_1024_chars", |b| {
         b.iter(|| black_box(&any_chars).matches(black_box(&input)))
     });
+    // The real worst case for this matcher: a middle segment of `?`s that
+    // matches almost everywhere and fails only at its end, so every start
+    // position walks the whole segment — |input| × |pattern| steps, the
+    // bound, with a 256-character pattern and a 1,024-character input.
+    let input_b = format!("{}b", "a".repeat(1_023));
+    let question_segment = format!("*{}c*b", "a?".repeat(126));
+    assert_eq!(question_segment.len(), 256);
+    let worst = Wildcard::new(&question_segment);
+    assert!(!worst.matches(&input_b));
+    group.bench_function("worst_question_segment_256_char_pattern_1024_chars", |b| {
+        b.iter(|| black_box(&worst).matches(black_box(&input_b)))
+    });
+    let worst_folded = Wildcard::new_ignore_ascii_case(&question_segment);
+    assert!(!worst_folded.matches(&input_b));
+    group.bench_function("worst_question_segment_ignore_case", |b| {
+        b.iter(|| black_box(&worst_folded).matches(black_box(&input_b)))
+    });
+    // Non-ASCII input cannot use the bit-parallel search (`?` is one
+    // character, not one byte): the fallback's worst case.
+    let input_e = format!("{}b", "é".repeat(1_023));
+    let question_segment_e = format!("*{}c*b", "é?".repeat(126));
+    let worst_e = Wildcard::new(&question_segment_e);
+    assert!(!worst_e.matches(&input_e));
+    group.bench_function("worst_question_segment_non_ascii_1024_chars", |b| {
+        b.iter(|| black_box(&worst_e).matches(black_box(&input_e)))
+    });
+    let literal_segment = format!("*{}c*", "a".repeat(254));
+    let worst_literal_folded = Wildcard::new_ignore_ascii_case(&literal_segment);
+    assert!(!worst_literal_folded.matches(&input));
+    group.bench_function("worst_literal_segment_ignore_case", |b| {
+        b.iter(|| black_box(&worst_literal_folded).matches(black_box(&input)))
+    });
     let typical = Wildcard::new("arn:aws:s3:::app-data/team/*/reports/*.csv");
     let arn = "arn:aws:s3:::app-data/team/blue/reports/2026-11.csv";
     assert!(typical.matches(arn));

@@ -72,6 +72,35 @@ proptest! {
     }
 }
 
+proptest! {
+    // Each case compiles a regex for a pattern of up to 270 characters:
+    // fewer cases keep this quick in unoptimized builds.
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Long ASCII inputs and `?`-heavy segments longer than one 64-bit word,
+    /// which take the bit-parallel search (both cases).
+    #[test]
+    fn long_question_segments_agree_with_regex(
+        head in "[ab?]{0,6}",
+        repeat in 20usize..130,
+        unit in "[ab]?\\?",
+        second in "[ab?]{1,3}",
+        second_repeat in 1usize..40,
+        tail in "[ab?]{0,6}",
+        input in "[abAB]{0,400}",
+        fold in any::<bool>(),
+    ) {
+        // Two middle segments, so that where the first one ends matters.
+        let pattern = format!("{head}*{}*{}*{tail}", unit.repeat(repeat), second.repeat(second_repeat));
+        let (compiled, expected) = if fold {
+            (Wildcard::new_ignore_ascii_case(&pattern), reference(&pattern, true).is_match(&input))
+        } else {
+            (Wildcard::new(&pattern), reference(&pattern, false).is_match(&input))
+        };
+        prop_assert_eq!(compiled.matches(&input), expected, "{:?} vs {:?}", pattern, input);
+    }
+}
+
 fn time(pattern: &Wildcard, input: &str) -> (bool, Duration) {
     let started = Instant::now();
     let matched = pattern.matches(input);
@@ -82,6 +111,7 @@ fn time(pattern: &Wildcard, input: &str) -> (bool, Duration) {
 fn adversarial_patterns_stay_fast() {
     let long_a = "a".repeat(1_024);
     let many_stars_256: String = "*a".repeat(127) + "*b";
+    let question_segment = format!("*{}c*b", "a?".repeat(126));
     let cases = [
         // RELIABILITY.md b.3: `*a*a*a*a*a*a*a*a*b` against "a" × 50.
         ("*a*a*a*a*a*a*a*a*b", "a".repeat(50), false),
@@ -91,6 +121,17 @@ fn adversarial_patterns_stay_fast() {
         (many_stars_256.as_str(), format!("{long_a}b"), true),
         ("*?*?*?*?*?*?*?*?*b", long_a.clone(), false),
         ("a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*c", long_a.clone(), false),
+        // A middle segment of `?`s that fails only at its last character.
+        (
+            question_segment.as_str(),
+            format!("{}b", "a".repeat(1_023)),
+            false,
+        ),
+        (
+            question_segment.as_str(),
+            format!("{}cb", "a".repeat(1_022)),
+            true,
+        ),
     ];
     for (pattern, input, expected) in &cases {
         assert!(pattern.len() <= 256);
