@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use meridian_cli::{admin, dev, exit};
+use meridian_server::config::Config;
+use meridian_server::config::env::Env;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -100,6 +102,16 @@ enum Output {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
+    // `serve` loads and validates its configuration before any runtime or
+    // socket exists (STYLE.md 2.5); the other commands need nothing first.
+    let prepared = match cli.command {
+        Command::Serve { config } => match meridian_cli::serve::load(&config) {
+            Ok((config, env)) => Prepared::Serve(Box::new(config), env),
+            Err(error) => return fail(&error),
+        },
+        Command::Dev(args) => Prepared::Dev(args),
+        Command::Admin(args) => Prepared::Admin(args),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -109,17 +121,23 @@ fn main() -> ExitCode {
             return fail(&anyhow::Error::new(error).context("failed to start the runtime"));
         }
     };
-    let result = runtime.block_on(run(cli));
-    match result {
+    match runtime.block_on(run(prepared)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Serve { config } => meridian_cli::serve::run(&config).await,
-        Command::Dev(args) => {
+/// A command ready to run in the runtime.
+enum Prepared {
+    Serve(Box<Config>, Env),
+    Dev(DevArgs),
+    Admin(AdminArgs),
+}
+
+async fn run(prepared: Prepared) -> anyhow::Result<()> {
+    match prepared {
+        Prepared::Serve(config, env) => meridian_cli::serve::run(*config, env).await,
+        Prepared::Dev(args) => {
             dev::run(dev::DevOptions {
                 regions: args.regions,
                 nodes_per_region: args.nodes_per_region,
@@ -130,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Admin(args) => {
+        Prepared::Admin(args) => {
             let cluster = args.cluster.or_else(|| {
                 // Default to a dev cluster in the current directory when no
                 // endpoint is given either.
