@@ -7,7 +7,7 @@
 //! it is checked exactly like a value from the file, and a problem with it
 //! names the variable.
 //!
-//! Only the names in [`OVERRIDES`] are read; other `MERIDIAN_*` variables
+//! Only the names [`override_names`] lists are read; other `MERIDIAN_*` variables
 //! (`MERIDIAN_ENDPOINT` for the admin CLI, `MERIDIAN_CACHE` for scripts) are
 //! not the node's business. The map may also hold the variable that
 //! `[kek] env` names, whose value is a secret: [`Env`]'s `Debug` prints

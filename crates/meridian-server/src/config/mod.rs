@@ -3,7 +3,7 @@
 //!
 //! Two stages, as in quickwit's node config: [`raw::RawConfig`] is the file
 //! as written (unknown keys refused, `version = 1` required), and
-//! [`Config::build`] turns it, after [`env`] overrides, into rich types
+//! [`Config::build`] turns it, after [`mod@env`] overrides, into rich types
 //! (`SocketAddr`, `Duration`, a validated region and partition, a
 //! [`ClusterMode`]) or reports every problem at once
 //! ([`error::ConfigError`], which the binary maps to exit code 64).
