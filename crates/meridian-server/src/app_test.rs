@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
 use crate::config::raw::{
-    RawBootstrap, RawCluster, RawConfig, RawGrpc, RawHttp, RawKek, RawMember,
+    RawBootstrap, RawCluster, RawConfig, RawGrpc, RawHttp, RawJoin, RawKek, RawMember,
 };
 use crate::kek::{generate_kek_hex, write_key_file};
 
@@ -32,11 +32,34 @@ async fn listeners() -> (TcpListener, TcpListener) {
 }
 
 fn config(dir: &Path, http: SocketAddr, grpc: SocketAddr) -> Config {
+    let cluster = RawCluster {
+        bootstrap: Some(RawBootstrap {
+            members: vec![RawMember {
+                id: Some(1),
+                region: Some(String::from("eu-west-1")),
+                grpc: Some(format!("http://{grpc}")),
+                http: None,
+            }],
+            admin_file: Some(dir.join("admin.json")),
+        }),
+        join: None,
+    };
+    node_config(dir, 1, http, grpc, cluster)
+}
+
+/// Node `id` of region eu-west-1 in `dir`, sharing the KEK file.
+fn node_config(
+    dir: &Path,
+    id: u64,
+    http: SocketAddr,
+    grpc: SocketAddr,
+    cluster: RawCluster,
+) -> Config {
     let raw = RawConfig {
         version: Some(1),
-        node_id: Some(1),
+        node_id: Some(id),
         region: Some(String::from("eu-west-1")),
-        data_dir: Some(dir.join("node-1")),
+        data_dir: Some(dir.join(format!("node-{id}"))),
         shutdown_grace_period_secs: Some(10),
         http: RawHttp {
             listen: Some(http.to_string()),
@@ -46,18 +69,7 @@ fn config(dir: &Path, http: SocketAddr, grpc: SocketAddr) -> Config {
             listen: Some(grpc.to_string()),
             advertise: None,
         },
-        cluster: RawCluster {
-            bootstrap: Some(RawBootstrap {
-                members: vec![RawMember {
-                    id: Some(1),
-                    region: Some(String::from("eu-west-1")),
-                    grpc: Some(format!("http://{grpc}")),
-                    http: None,
-                }],
-                admin_file: Some(dir.join("admin.json")),
-            }),
-            join: None,
-        },
+        cluster,
         kek: RawKek {
             file: Some(dir.join("kek")),
             env: None,
@@ -264,4 +276,86 @@ async fn a_bad_kek_is_a_config_error_before_anything_is_bound() {
     );
     // Nothing was created: the data dir does not exist.
     assert!(std::fs::metadata(dir.path().join("node-1")).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joins_an_existing_cluster_and_serves_once_replicated() {
+    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut rng = SystemRng::new();
+        let kek = generate_kek_hex(&mut rng).unwrap_or_else(|e| panic!("{e}"));
+        write_key_file(&dir.path().join("kek"), &kek).unwrap_or_else(|e| panic!("{e}"));
+        let admin =
+            AdminBootstrap::generate("test", "admin", &mut rng).unwrap_or_else(|e| panic!("{e}"));
+        admin
+            .write_new(&dir.path().join("admin.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        tracing::info!("--- node 1 bootstraps the cluster");
+        let (http_listener, grpc_listener) = listeners().await;
+        let first_grpc = grpc_listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let cfg = config(
+            dir.path(),
+            http_listener.local_addr().unwrap_or_else(|e| panic!("{e}")),
+            first_grpc,
+        );
+        let first = App::build_with_listeners(cfg, &Env::new(), http_listener, grpc_listener)
+            .await
+            .unwrap_or_else(|e| panic!("build node 1: {e:#}"))
+            .spawn();
+        wait_ready(&first).await;
+
+        tracing::info!("--- node 2 joins through node 1 as a learner");
+        let (http_listener, grpc_listener) = listeners().await;
+        let join = RawCluster {
+            bootstrap: None,
+            join: Some(RawJoin {
+                seeds: vec![format!("http://{first_grpc}")],
+            }),
+        };
+        let cfg = node_config(
+            dir.path(),
+            2,
+            http_listener.local_addr().unwrap_or_else(|e| panic!("{e}")),
+            grpc_listener.local_addr().unwrap_or_else(|e| panic!("{e}")),
+            join,
+        );
+        let second = App::build_with_listeners(cfg, &Env::new(), http_listener, grpc_listener)
+            .await
+            .unwrap_or_else(|e| panic!("build node 2: {e:#}"))
+            .spawn();
+        wait_ready(&second).await;
+        // Readiness follows the commit index the learner has learned so far;
+        // entries the leader committed meanwhile arrive within moments. The
+        // administrator bootstrapped on node 1 then signs in on node 2.
+        let arn = format!("arn:aws:iam::{}:user/admin", admin.account_id);
+        let replicated = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let (status, body) = get_caller_identity(second.http_addr(), &admin).await;
+                if status == 200 && body.contains(&arn) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(
+            replicated.is_ok(),
+            "the administrator never worked on node 2"
+        );
+        let status = second.node().status();
+        assert!(status.learners.contains(&2), "{status:?}");
+        assert_eq!(status.leader, Some(1), "{status:?}");
+
+        second
+            .shutdown()
+            .await
+            .unwrap_or_else(|e| panic!("shutdown node 2: {e:#}"));
+        first
+            .shutdown()
+            .await
+            .unwrap_or_else(|e| panic!("shutdown node 1: {e:#}"));
+    })
+    .await;
+    assert!(outcome.is_ok(), "test exceeded {TEST_TIMEOUT:?}");
 }
