@@ -22,6 +22,14 @@ log() { echo "compat: $*" >&2; }
 # --- Python environment -----------------------------------------------------
 cache="${MERIDIAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meridian}"
 mkdir -p "$cache"
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    log "installing Debian packages: $*"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
 req_hash="$(sha256sum "$here/requirements.txt" | cut -c1-16)"
 venv="$cache/venv-$req_hash"
 (
@@ -31,11 +39,8 @@ venv="$cache/venv-$req_hash"
         rm -rf "$venv"
         if ! python3 -m venv "$venv" >/dev/null 2>&1; then
             rm -rf "$venv"
-            log "python3 -m venv failed; installing python3-venv"
-            sudo=""
-            [ "$(id -u)" -ne 0 ] && sudo="sudo"
-            $sudo apt-get update -qq >/dev/null
-            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+            log "python3 -m venv failed"
+            apt_install python3-venv
             python3 -m venv "$venv"
         fi
         log "installing $(grep -c '==' "$here/requirements.txt") pinned packages into $venv"
