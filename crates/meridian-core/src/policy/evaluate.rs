@@ -429,6 +429,9 @@ pub fn authorize<'p>(perms: &PermissionSet<'p>, ctx: &RequestContext<'_>) -> Dec
 /// caller's own policies (`None` for callers that have none: web identity
 /// and SAML callers, or an AWS principal whose policies the caller chose not
 /// to load, which then only passes a same-account grant naming it directly).
+/// AWS refuses `AssumeRole` with root credentials before reading any policy;
+/// that check belongs to the caller, as do the session-duration and chaining
+/// rules.
 ///
 /// `ctx` carries the action (`sts:AssumeRole`, `sts:AssumeRoleWithSAML`,
 /// `sts:AssumeRoleWithWebIdentity`, `sts:TagSession`, `sts:SetSourceIdentity`

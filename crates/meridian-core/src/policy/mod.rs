@@ -48,6 +48,13 @@
 //! request. [`evaluate::authorize`] answers identity-based questions,
 //! [`evaluate::authorize_assume_role`] trust-policy questions and
 //! [`evaluate::authorize_resource_access`] other resource-policy questions.
+//! Whether a request is cross-account is decided from the caller's account
+//! and the resource's: the ARN's account part, or
+//! [`context::RequestContext::with_resource_account`] for ARNs that have
+//! none (S3). A deny is a [`evaluate::Decision`] naming the statement (policy
+//! index, statement index, `Sid`) and the [`evaluate::Reason`], for audit
+//! logs and `DecodeAuthorizationMessage`; only a rejected document is an
+//! error ([`errors::PolicyError`], with AWS's code and wording).
 //!
 //! # Grammar accepted
 //!
@@ -157,8 +164,11 @@
 //!   or role exists, and storing it as its unique id, is the store's job
 //!   ([`compile::Policy::principals`] lists them). Unique ids (`AIDA…`,
 //!   `AROA…`) in `Principal` are matched against the caller's ids.
-//! * `"Principal": {"AWS": "*"}` matches every caller, like `"*"`, including
-//!   web-identity, SAML and service callers.
+//! * `"Principal": {"AWS": "*"}` matches AWS principals and anonymous
+//!   callers (for which AWS documents it as equal to `"*"`), but not
+//!   web-identity, SAML or service callers, which only `"*"` or their own
+//!   `Federated`/`Service` entry match; AWS does not document that case, and
+//!   this is the stricter reading.
 //! * `NotPrincipal` (allowed in the generic resource kind only) leaves a
 //!   caller out only when every level of its identity is listed (account and
 //!   user; account, role and session), which is how AWS tells authors to

@@ -4,7 +4,8 @@
 //! Accepted values (IAM user guide, "AWS JSON policy elements: Principal"):
 //!
 //! ```text
-//! "*"                                   everyone (also {"AWS": "*"})
+//! "*"                                   every caller
+//! {"AWS": "*"}                          every AWS principal (and anonymous)
 //! {"AWS": "123456789012"}               the account  (same as …:root)
 //! {"AWS": "arn:P:iam::123456789012:root"}
 //! {"AWS": "arn:P:iam::A:user/path/name"}      one user
@@ -79,7 +80,10 @@ enum AwsPrincipal {
 /// A compiled `Principal` element.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct PrincipalSpec {
+    /// `"Principal": "*"`: every caller.
     wildcard: bool,
+    /// `{"AWS": "*"}`: every AWS principal, and anonymous callers.
+    aws_wildcard: bool,
     aws: Box<[AwsPrincipal]>,
     federated: Box<[Box<str>]>,
     services: Box<[Box<str>]>,
@@ -251,14 +255,14 @@ impl PrincipalSpec {
     pub(crate) fn compile<'t>(
         entries: impl IntoIterator<Item = (PrincipalType, &'t str)>,
     ) -> Result<PrincipalSpec, PolicyError> {
-        let mut wildcard = false;
+        let mut aws_wildcard = false;
         let mut aws = Vec::new();
         let mut federated = Vec::new();
         let mut services = Vec::new();
         let mut canonical_users = Vec::new();
         for (kind, value) in entries {
             if value == "*" && kind == PrincipalType::Aws {
-                wildcard = true;
+                aws_wildcard = true;
                 continue;
             }
             if value.contains(['*', '?']) {
@@ -277,7 +281,8 @@ impl PrincipalSpec {
             }
         }
         Ok(PrincipalSpec {
-            wildcard,
+            wildcard: false,
+            aws_wildcard,
             aws: aws.into_boxed_slice(),
             federated: federated.into_boxed_slice(),
             services: services.into_boxed_slice(),
@@ -293,7 +298,8 @@ impl PrincipalSpec {
                 best = Some(found);
             }
         };
-        if self.wildcard {
+        let aws_caller = caller.account().is_some() || *caller == Caller::Anonymous;
+        if self.wildcard || (self.aws_wildcard && aws_caller) {
             consider(PrincipalMatch::Wildcard);
         }
         for principal in self.aws.iter() {
@@ -337,7 +343,8 @@ impl PrincipalSpec {
     /// tells authors to list all of them; listing only some leaves the caller
     /// covered, which is the safe reading for a `Deny`.
     pub(crate) fn excludes(&self, caller: &Caller<'_>) -> bool {
-        if self.wildcard {
+        let aws_caller = caller.account().is_some() || *caller == Caller::Anonymous;
+        if self.wildcard || (self.aws_wildcard && aws_caller) {
             return true;
         }
         let has = |wanted: &dyn Fn(&AwsPrincipal) -> bool| self.aws.iter().any(wanted);
@@ -513,6 +520,11 @@ mod tests {
         );
         assert_eq!(
             PrincipalSpec::wildcard().best_match(&google),
+            Some(PrincipalMatch::Wildcard)
+        );
+        assert_eq!(spec(&[(PrincipalType::Aws, "*")]).best_match(&google), None);
+        assert_eq!(
+            spec(&[(PrincipalType::Aws, "*")]).best_match(&Caller::Anonymous),
             Some(PrincipalMatch::Wildcard)
         );
         let ec2 = Caller::Service {
