@@ -12,4 +12,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 meridian_setup
 cd "$MERIDIAN_ROOT"
 
+# The contract's next step is `. ./meridian-dev/env.sh && aws sts
+# get-caller-identity`: make sure an aws CLI exists (the pinned one from the
+# compatibility suite's virtualenv when the machine has none).
+if ! command -v aws >/dev/null 2>&1; then
+    meridian_ensure_venv
+    meridian_log "no aws CLI on PATH; the pinned one is at $MERIDIAN_VENV/bin/aws"
+    meridian_log "use it with: export PATH=\"$MERIDIAN_VENV/bin:\$PATH\""
+fi
+
 exec cargo run --locked --quiet -p meridian-cli --bin meridian -- dev "$@"

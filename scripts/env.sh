@@ -6,7 +6,7 @@
 #    C/C++ toolchain (aws-lc, RocksDB).
 #  * RocksDB's C++ library, compiled once per machine into a cache outside any
 #    checkout and linked from there (ROCKSDB_LIB_DIR), so neither a fresh clone
-#    nor a `cargo clean` pays its ~50 CPU-minutes again.
+#    nor a `cargo clean` pays its ~15 CPU-minutes (at -O2) again.
 #
 # Every build on this machine must see the same ROCKSDB_* values, or cargo
 # re-runs librocksdb-sys's build script; that is why they are set here and
@@ -60,7 +60,7 @@ meridian_ensure_rocksdb() {
             flock 9
             if [ -f "$dir/librocksdb.a" ]; then exit 0; fi
             build_dir="$MERIDIAN_CACHE/rocksdb-build"
-            meridian_log "building RocksDB $version once for this machine (about 25 minutes on 2 cores)"
+            meridian_log "building RocksDB $version once for this machine (about 10 minutes of wall time on 2 cores, 15 CPU-minutes)"
             (
                 cd "$MERIDIAN_ROOT/scripts/rocksdb-prebuild"
                 unset ROCKSDB_LIB_DIR ROCKSDB_STATIC
@@ -79,6 +79,33 @@ meridian_ensure_rocksdb() {
     fi
     export ROCKSDB_LIB_DIR="$dir"
     export ROCKSDB_STATIC=1
+}
+
+# A Python virtualenv with the pinned aws CLI, boto3 and botocore of
+# tests/compat/requirements.txt, created once per machine (keyed by the hash of
+# that file) under the cache. Exports MERIDIAN_VENV.
+meridian_ensure_venv() {
+    local requirements="$MERIDIAN_ROOT/tests/compat/requirements.txt" hash venv
+    command -v python3 >/dev/null 2>&1 || meridian_ensure_apt python3 python3-venv
+    hash="$(sha256sum "$requirements" | cut -c1-16)"
+    venv="$MERIDIAN_CACHE/venv-$hash"
+    mkdir -p "$MERIDIAN_CACHE"
+    (
+        # One creator at a time; a second caller waits, then finds it complete.
+        flock 9
+        if [ ! -f "$venv/.complete" ]; then
+            rm -rf "$venv"
+            if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+                rm -rf "$venv"
+                meridian_ensure_apt python3-venv
+                python3 -m venv "$venv"
+            fi
+            meridian_log "installing the pinned aws CLI, boto3 and pytest into $venv"
+            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+            touch "$venv/.complete"
+        fi
+    ) 9>"$MERIDIAN_CACHE/venv.lock"
+    export MERIDIAN_VENV="$venv"
 }
 
 meridian_setup() {

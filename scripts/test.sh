@@ -16,4 +16,6 @@ step "cargo test (unit, integration, benches in test mode)"
 cargo test --workspace --all-targets --locked --quiet
 step "cargo test --doc"
 cargo test --workspace --doc --locked --quiet
+step "compatibility suite (meridian dev driven by pinned boto3 and aws CLI)"
+bash tests/compat/run.sh
 step "all checks passed"

@@ -20,42 +20,15 @@ root="$(cd "$here/../.." && pwd)"
 log() { echo "compat: $*" >&2; }
 
 # --- Python environment -----------------------------------------------------
-cache="${MERIDIAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meridian}"
-mkdir -p "$cache"
-apt_install() {
-    local sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    log "installing Debian packages: $*"
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
-req_hash="$(sha256sum "$here/requirements.txt" | cut -c1-16)"
-venv="$cache/venv-$req_hash"
-(
-    # One creator at a time; a second caller waits, then finds it complete.
-    flock 9
-    if [ ! -f "$venv/.complete" ]; then
-        rm -rf "$venv"
-        if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-            rm -rf "$venv"
-            log "python3 -m venv failed"
-            apt_install python3-venv
-            python3 -m venv "$venv"
-        fi
-        log "installing $(grep -c '==' "$here/requirements.txt") pinned packages into $venv"
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-        touch "$venv/.complete"
-    fi
-) 9>"$cache/venv.lock"
-export PATH="$venv/bin:$PATH"
+# shellcheck source=../../scripts/env.sh
+source "$root/scripts/env.sh"
+meridian_ensure_venv
+export PATH="$MERIDIAN_VENV/bin:$PATH"
 
 # --- the meridian binary ----------------------------------------------------
 if [ -n "${MERIDIAN_BIN:-}" ]; then
     bin="$MERIDIAN_BIN"
 else
-    # shellcheck source=../../scripts/env.sh
-    source "$root/scripts/env.sh"
     meridian_setup
     log "building meridian"
     (cd "$root" && cargo build --locked --quiet -p meridian-cli --bin meridian)
