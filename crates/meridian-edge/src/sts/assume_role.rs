@@ -36,10 +36,11 @@ use meridian_core::arn::Arn;
 use meridian_core::config::model::Role;
 use meridian_core::ids::{AccountId, UniqueId};
 use meridian_core::policy::context::{RequestContext, Value};
-use meridian_core::policy::evaluate::authorize_assume_role;
+use meridian_core::policy::evaluate::{PolicySource, authorize_assume_role};
 use meridian_core::policy::keys::KnownKey;
 use meridian_core::policy::kind::PolicyKind;
 use meridian_core::principal::{AssumedRolePrincipal, Principal, SessionOrigin};
+use meridian_core::time::Timestamp;
 use meridian_core::token::{MAX_SOURCE_IDENTITY_LEN, SessionSpec, SessionTag};
 
 use super::{
@@ -77,7 +78,7 @@ impl<'r> TrustRequest<'r> {
         &self,
         subject: &'r Subject<'_>,
         action: &'r str,
-        now: meridian_core::time::Timestamp,
+        now: Timestamp,
     ) -> RequestContext<'r> {
         let mut ctx = subject.context(action, self.role_arn, now);
         ctx.set_known(KnownKey::RoleSessionName, Value::String(self.session_name));
@@ -143,24 +144,22 @@ pub(super) fn assume_role(request: &OperationRequest) -> Result<XmlResult, ApiEr
         ));
     }
 
-    let parsed_arn = Arn::parse(role_arn)
-        .ok()
-        .filter(|arn| !arn.partition().is_empty() && !arn.account().is_empty())
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::ValidationError, format!("{role_arn} is invalid"))
-        })?;
+    // AWS's answer for a RoleArn that is not an ARN at all.
+    let well_formed = Arn::parse(role_arn)
+        .is_ok_and(|arn| !arn.partition().is_empty() && !arn.account().is_empty());
+    if !well_formed {
+        return Err(ApiError::new(
+            ErrorCode::ValidationError,
+            format!("{role_arn} is invalid"),
+        ));
+    }
     let trust_denied = || {
         sts_denied(
             request,
-            &subject.denial(
-                action,
-                role_arn,
-                DenyKind::Implicit(meridian_core::policy::evaluate::PolicySource::Trust),
-            ),
+            &subject.denial(action, role_arn, DenyKind::Implicit(PolicySource::Trust)),
         )
     };
     let Some((role_account, role)) = request.snapshot.role_by_arn(role_arn) else {
-        drop(parsed_arn);
         return Err(trust_denied());
     };
 
