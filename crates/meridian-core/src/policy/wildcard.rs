@@ -17,10 +17,10 @@
 //! later segments, because a `*` absorbs whatever is skipped. So no choice is
 //! ever revisited, and the work is bounded by `|input| × |pattern|` — in
 //! practice linear, with literal segments found by substring search and
-//! segments with `?` found by bit-parallel (shift-and) search on ASCII
-//! input (segments of 8 to 256 bytes), so the worst case is about
-//! |input| × |pattern| / 64 word operations; a non-ASCII input or a longer
-//! segment falls back to trying each start (|input| × |segment|). The
+//! segments with `?` found by bit-parallel (shift-and) search (segments of
+//! 8 to 256 characters with at most 16 distinct non-ASCII characters), so
+//! the worst case is about |input| × |pattern| / 64 word operations; other
+//! segments fall back to trying each start (|input| × |segment|). The
 //! classic recursive matcher is exponential in the number of stars
 //! (cert-manager/approver-policy#925); `*a*a*a*a*a*a*b` against a thousand
 //! `a`s costs this one tens of nanoseconds, and its own worst construction
@@ -82,7 +82,6 @@ pub(crate) fn match_tokens(tokens: &[Tok], vars: &[&str], input: &str, fold_case
         text: input,
         input: input.as_bytes(),
         fold_case,
-        ascii: input.is_ascii(),
     };
     let Some(first_star) = tokens.iter().position(|t| *t == Tok::Star) else {
         return matcher.forward(tokens, 0) == Some(input.len());
@@ -134,15 +133,15 @@ struct Matcher<'m> {
     text: &'m str,
     input: &'m [u8],
     fold_case: bool,
-    /// An ASCII input has one byte per character, which lets a segment with
-    /// `?`s be searched by bit-parallel matching.
-    ascii: bool,
 }
 
-/// The longest segment (in bytes) searched bit-parallel: four 64-bit words.
+/// The longest segment (in characters) searched bit-parallel: four 64-bit
+/// words.
 const BITAP_MAX: usize = 256;
-/// The shortest segment (in bytes) searched bit-parallel.
+/// The shortest segment (in characters) searched bit-parallel.
 const BITAP_MIN: usize = 8;
+/// The most distinct non-ASCII characters a bit-parallel segment may have.
+const BITAP_WIDE_CHARS: usize = 16;
 const BITAP_WORDS: usize = BITAP_MAX / 64;
 
 impl<'m> Matcher<'m> {
@@ -216,16 +215,18 @@ impl<'m> Matcher<'m> {
     /// `from` and ends at or before `limit`.
     fn find(&self, segment: &[Tok], from: usize, limit: usize) -> Option<usize> {
         // A segment with `?`s can match almost everywhere and fail only at
-        // its end; trying every start then costs |input| × |segment|. On
-        // ASCII input the shift-and algorithm does the same search in one
-        // pass of a few word operations per input byte.
-        if self.ascii && segment.contains(&Tok::AnyChar) {
-            let length = self.segment_bytes(segment);
+        // its end; trying every start then costs |input| × |segment|. The
+        // shift-and algorithm does the same search in one pass of a few word
+        // operations per input character.
+        if segment.contains(&Tok::AnyChar) {
+            let length = self.segment_chars(segment);
             // Short segments cost little per start, and setting up the masks
             // (4 KiB) is not free: only long ones are worth it.
-            if (BITAP_MIN..=BITAP_MAX).contains(&length) && limit.saturating_sub(from) >= 2 * length
+            if (BITAP_MIN..=BITAP_MAX).contains(&length)
+                && limit.saturating_sub(from) >= length
+                && let Some(found) = self.find_bit_parallel(segment, length, from, limit)
             {
-                return self.find_bit_parallel(segment, length, from, limit);
+                return found;
             }
         }
         // A leading literal lets us jump straight to its next occurrence.
@@ -249,54 +250,72 @@ impl<'m> Matcher<'m> {
         None
     }
 
-    /// The length of a star-free segment in bytes when `?` is one byte
-    /// (ASCII input).
-    fn segment_bytes(&self, segment: &[Tok]) -> usize {
+    /// The length of a star-free segment in characters.
+    fn segment_chars(&self, segment: &[Tok]) -> usize {
         segment
             .iter()
             .map(|token| match token {
                 Tok::AnyChar => 1,
                 Tok::Star => 0,
-                Tok::Lit(_) | Tok::Var(_) => self.text(token).map_or(0, <[u8]>::len),
+                Tok::Lit(_) | Tok::Var(_) => self.text(token).map_or(0, |bytes| {
+                    bytes.iter().filter(|&&b| !is_continuation(b)).count()
+                }),
             })
             .sum()
     }
 
     /// Shift-and (bitap) search of a star-free segment of at most
-    /// [`BITAP_MAX`] bytes in an ASCII input: bit `i` of the state is set
-    /// when the first `i + 1` pattern bytes match ending at the current
-    /// input byte. Returns the end of the leftmost occurrence within
-    /// `from..limit`.
+    /// [`BITAP_MAX`] characters: bit `i` of the state is set when the first
+    /// `i + 1` pattern characters match ending at the current input
+    /// character. ASCII characters index a table; the segment's non-ASCII
+    /// characters (at most [`BITAP_WIDE_CHARS`] distinct ones) are looked up
+    /// in a short list. Returns `Some(end)` of the leftmost occurrence within
+    /// `from..limit`, `Some(None)` when there is none, and `None` when the
+    /// segment does not fit this search (the caller then tries each start).
     fn find_bit_parallel(
         &self,
         segment: &[Tok],
         length: usize,
         from: usize,
         limit: usize,
-    ) -> Option<usize> {
+    ) -> Option<Option<usize>> {
         if length == 0 {
-            return Some(from);
+            return Some(Some(from));
         }
-        let mut masks = [[0u64; BITAP_WORDS]; 128];
+        let mut ascii = [[0u64; BITAP_WORDS]; 128];
+        let mut wide = [('\0', [0u64; BITAP_WORDS]); BITAP_WIDE_CHARS];
+        let mut wide_count = 0;
         let mut any = [0u64; BITAP_WORDS];
         let mut index = 0;
         for token in segment {
+            let (word, bit) = (index / 64, 1u64 << (index % 64));
             if *token == Tok::AnyChar {
-                any[index / 64] |= 1 << (index % 64);
+                any[word] |= bit;
                 index += 1;
                 continue;
             }
-            for &byte in self.text(token)? {
-                // A non-ASCII literal never matches an ASCII input.
-                if !byte.is_ascii() {
-                    return None;
-                }
-                let bit = 1 << (index % 64);
-                if self.fold_case {
-                    masks[usize::from(byte.to_ascii_lowercase())][index / 64] |= bit;
-                    masks[usize::from(byte.to_ascii_uppercase())][index / 64] |= bit;
+            let text = std::str::from_utf8(self.text(token)?).ok()?;
+            for c in text.chars() {
+                let (word, bit) = (index / 64, 1u64 << (index % 64));
+                if c.is_ascii() {
+                    let byte = c as u8;
+                    if self.fold_case {
+                        ascii[usize::from(byte.to_ascii_lowercase())][word] |= bit;
+                        ascii[usize::from(byte.to_ascii_uppercase())][word] |= bit;
+                    } else {
+                        ascii[usize::from(byte)][word] |= bit;
+                    }
                 } else {
-                    masks[usize::from(byte)][index / 64] |= bit;
+                    let slot = match wide[..wide_count].iter().position(|(known, _)| *known == c) {
+                        Some(slot) => slot,
+                        None if wide_count < BITAP_WIDE_CHARS => {
+                            wide[wide_count].0 = c;
+                            wide_count += 1;
+                            wide_count - 1
+                        }
+                        None => return None,
+                    };
+                    wide[slot].1[word] |= bit;
                 }
                 index += 1;
             }
@@ -304,9 +323,17 @@ impl<'m> Matcher<'m> {
         let words = length.div_ceil(64);
         let last_word = (length - 1) / 64;
         let last_bit = 1u64 << ((length - 1) % 64);
+        let no_literal = [0u64; BITAP_WORDS];
         let mut state = [0u64; BITAP_WORDS];
-        for (position, &byte) in self.input.get(from..limit)?.iter().enumerate() {
-            let mask = masks.get(usize::from(byte))?;
+        for (offset, c) in self.text.get(from..limit)?.char_indices() {
+            let mask = if c.is_ascii() {
+                &ascii[usize::from(c as u8)]
+            } else {
+                wide[..wide_count]
+                    .iter()
+                    .find(|(known, _)| *known == c)
+                    .map_or(&no_literal, |(_, mask)| mask)
+            };
             let mut carry = 1u64;
             for word in 0..words {
                 let next_carry = state[word] >> 63;
@@ -314,10 +341,10 @@ impl<'m> Matcher<'m> {
                 carry = next_carry;
             }
             if state[last_word] & last_bit != 0 {
-                return Some(from + position + 1);
+                return Some(Some(from + offset + c.len_utf8()));
             }
         }
-        None
+        Some(None)
     }
 
     /// The offset from `start` of the first occurrence of `needle` that lies
@@ -440,6 +467,13 @@ mod tests {
             "a".repeat(100),
             "a".repeat(150)
         )));
+        // Non-ASCII input and literals: `?` is one character, ends are byte
+        // offsets after multi-byte characters.
+        let wide = format!("*{}é*é€*", "?".repeat(10));
+        let input = format!("{}é€{}", "ü".repeat(10), "x".repeat(30));
+        assert!(!Wildcard::new(&wide).matches(&input));
+        assert!(Wildcard::new(&wide).matches(&format!("{input}é€")));
+        assert!(Wildcard::new(&wide).matches(&format!("{}éé€{}", "ü".repeat(10), "ü".repeat(30))));
     }
 
     #[test]
