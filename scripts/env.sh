@@ -109,7 +109,7 @@ meridian_ensure_venv() {
 }
 
 meridian_setup() {
-    meridian_ensure_apt build-essential pkg-config libclang-dev
+    meridian_ensure_apt build-essential pkg-config libclang-dev xmlsec1
     meridian_ensure_toolchain
     meridian_ensure_rocksdb
 }
