@@ -8,12 +8,15 @@
 //!   write and join forwarding RPCs;
 //! * [`network`]: openraft's network over tonic, with deadlines and lazily
 //!   connected channels;
-//! * [`timings::RaftTimings`]: Raft timings for loopback and WAN links.
+//! * [`timings::RaftTimings`]: Raft timings for loopback and WAN links;
+//! * [`server_limits::GrpcServerLimits`]: the HTTP/2 settings of the gRPC
+//!   port (streams, header list size, reset-flood bounds), set explicitly.
 
 pub mod errors;
 pub mod network;
 pub mod node;
 pub mod raft_service;
+pub mod server_limits;
 pub mod timings;
 
 mod cluster_ops;

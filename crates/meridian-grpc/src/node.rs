@@ -38,11 +38,13 @@ use openraft::async_runtime::{Instant as _, WatchReceiver};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, oneshot, watch};
 use tokio::task::JoinHandle;
+use tonic::service::Routes;
 
 use crate::cluster_ops::{self, Proposal};
 use crate::errors::{ClusterError, StartError, WriteError};
 use crate::network::{AddressResolver, Network, PeerPool};
 use crate::raft_service::{Gate, GateState, LEADER_ADDR_HEADER, RaftServiceImpl};
+use crate::server_limits::GrpcServerLimits;
 use crate::timings::{MAX_MESSAGE_BYTES, RaftTimings};
 
 /// What a node needs to start. Built and validated by the server before it
@@ -190,6 +192,19 @@ impl Node {
         mode: StartMode,
         listener: TcpListener,
     ) -> Result<Node, StartError> {
+        Node::start_with_services(config, mode, listener, Routes::default()).await
+    }
+
+    /// As [`Node::start`], serving `services` (the `Verifier`, the `Admin`
+    /// API) on the same gRPC port next to the Raft transport. Each service
+    /// carries its own message-size, concurrency and load-shedding limits;
+    /// the port's HTTP/2 settings are [`GrpcServerLimits::RECOMMENDED`].
+    pub async fn start_with_services(
+        config: NodeConfig,
+        mode: StartMode,
+        listener: TcpListener,
+        services: Routes,
+    ) -> Result<Node, StartError> {
         let raft_config = config
             .timings
             .raft_config(&config.cluster_name)
@@ -239,14 +254,16 @@ impl Node {
             config.timings.write_timeout,
         );
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tonic::transport::Server::builder()
+        let routes = services.add_service(
+            RaftServiceServer::new(service)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        );
+        let server = GrpcServerLimits::RECOMMENDED
+            .apply(tonic::transport::Server::builder())
             .tcp_nodelay(true)
             .timeout(config.timings.snapshot_timeout)
-            .add_service(
-                RaftServiceServer::new(service)
-                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
-            )
+            .add_routes(routes)
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 async {
