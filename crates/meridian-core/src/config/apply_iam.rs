@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::arn::Partition;
+use crate::config::aws_managed;
 use crate::config::command::{Command, PolicyHolder, Response, TagTarget};
 use crate::config::error::{ConfigError, EntityKind};
 use crate::config::limits;
@@ -57,7 +58,7 @@ pub(crate) fn execute(
                 ));
             }
             let boundary = match permissions_boundary {
-                Some(arn) => Some(resolve_policy(account, &partition, arn)?.1),
+                Some(arn) => Some(resolve_attachable(account, &partition, arn)?),
                 None => None,
             };
             let user = User {
@@ -220,7 +221,7 @@ pub(crate) fn execute(
                 ));
             }
             let boundary = match permissions_boundary {
-                Some(arn) => Some(resolve_policy(account, &partition, arn)?.1),
+                Some(arn) => Some(resolve_attachable(account, &partition, arn)?),
                 None => None,
             };
             let role = Role {
@@ -346,7 +347,7 @@ pub(crate) fn execute(
             policy_arn,
         } => {
             let account = account_mut(view, account_id)?;
-            let (_, canonical) = resolve_policy(account, &partition, policy_arn)?;
+            let canonical = resolve_attachable(account, &partition, policy_arn)?;
             let mut holder = holder_mut(account, holder)?;
             let attached = holder.attached_policies();
             if !attached.contains(&canonical)
@@ -381,7 +382,7 @@ pub(crate) fn execute(
             policy_arn,
         } => {
             let account = account_mut(view, account_id)?;
-            let (_, canonical) = resolve_policy(account, &partition, policy_arn)?;
+            let canonical = resolve_attachable(account, &partition, policy_arn)?;
             *holder_mut(account, holder)?.boundary() = Some(canonical);
             Ok(Response::Done)
         }
@@ -919,7 +920,9 @@ fn holder_mut<'a>(
 }
 
 /// Resolves a managed policy ARN of this account: its map key and its
-/// canonical ARN. Policies of other accounts are never attachable.
+/// canonical ARN. Policies of other accounts are never attachable, and AWS
+/// managed policies are never writable (every command that changes a policy
+/// resolves it here).
 fn resolve_policy(
     account: &AccountConfig,
     partition: &Partition,
@@ -936,6 +939,20 @@ fn resolve_policy(
         return Err(not_attachable());
     }
     Ok((key, policy.arn(partition, &account.account.id)))
+}
+
+/// Resolves a managed policy a user or role may attach or use as its
+/// permissions boundary: one of this account's (see [`resolve_policy`]) or
+/// an AWS managed policy of the built-in catalogue. Returns the canonical ARN.
+fn resolve_attachable(
+    account: &AccountConfig,
+    partition: &Partition,
+    arn: &str,
+) -> Result<String, ConfigError> {
+    if let Some(policy) = aws_managed::by_arn(partition, arn) {
+        return Ok(aws_managed::arn(partition, policy));
+    }
+    resolve_policy(account, partition, arn).map(|(_, canonical)| canonical)
 }
 
 fn policy_mut<'a>(

@@ -10,11 +10,14 @@
 //!   mapped to IAM error codes) and at-most-once application per request id;
 //! * [`snapshot::ConfigSnapshot`]: the immutable, indexed view that hot paths
 //!   read behind an `Arc`, published after every apply;
-//! * [`model`] and [`cluster`]: the entities as plain data.
+//! * [`model`] and [`cluster`]: the entities as plain data;
+//! * [`aws_managed`]: the built-in, read-only AWS managed policies every
+//!   account sees.
 //!
 //! `meridian-store` drives it from the Raft log and persists it through the
 //! protobuf encoding in `meridian-proto`; nothing here does I/O or reads a clock.
 
+pub mod aws_managed;
 pub mod cluster;
 pub mod command;
 pub mod error;

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::arn::{Arn, Partition};
+use crate::config::aws_managed;
 use crate::config::cluster::{KeyRing, NodeTable, Region, Revocations};
 use crate::config::model::{
     AccessKey, Account, ManagedPolicy, MfaDevice, OidcProvider, Role, SamlProvider, User,
@@ -198,6 +199,21 @@ impl ConfigSnapshot {
         let account = self.account(&account)?;
         let policy = account.policy(name)?;
         (policy.path == path).then_some((account, policy))
+    }
+
+    /// An AWS managed policy (`arn:{p}:iam::aws:policy/…`) of the built-in
+    /// catalogue ([`crate::config::aws_managed`]): every account has them.
+    pub fn aws_managed_policy(&self, arn: &str) -> Option<&'static ManagedPolicy> {
+        aws_managed::by_arn(&self.partition, arn)
+    }
+
+    /// The managed policy an attachment, a permissions boundary or a session
+    /// policy names: a policy of an account, or an AWS managed one.
+    pub fn managed_policy(&self, arn: &str) -> Option<&ManagedPolicy> {
+        match self.policy_by_arn(arn) {
+            Some((_, policy)) => Some(policy),
+            None => self.aws_managed_policy(arn),
+        }
     }
 
     /// A virtual MFA device by serial number.

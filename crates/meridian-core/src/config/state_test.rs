@@ -1578,3 +1578,100 @@ fn parts_round_trip() {
     twice.accounts.push(first);
     assert!(ConfigState::from_parts(twice).is_err());
 }
+
+/// AWS managed policies (the built-in catalogue) are attachable and usable
+/// as boundaries in every account, never writable, and resolve through the
+/// snapshot like an account's own policies.
+#[test]
+fn aws_managed_policies_are_attachable_and_read_only() {
+    let mut d = base();
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    d.ok(Command::AttachPolicy {
+        account_id: a(),
+        holder: PolicyHolder::User(String::from("alice")),
+        policy_arn: admin.to_owned(),
+    });
+    // Every account has them; the name matches case-insensitively and the
+    // canonical spelling is stored.
+    d.ok(Command::CreateUser {
+        account_id: b(),
+        user_name: String::from("bob"),
+        path: String::from("/"),
+        user_id: String::from("AIDABOB0000000000001"),
+        permissions_boundary: None,
+        tags: Tags::new(),
+    });
+    d.ok(Command::AttachPolicy {
+        account_id: b(),
+        holder: PolicyHolder::User(String::from("bob")),
+        policy_arn: String::from("arn:aws:iam::aws:policy/readonlyaccess"),
+    });
+    d.ok(Command::PutPermissionsBoundary {
+        account_id: a(),
+        holder: PolicyHolder::Role(String::from("app")),
+        policy_arn: read_only.to_owned(),
+    });
+    let snapshot = d.state.snapshot();
+    let alice = snapshot.user(&a(), "alice").unwrap();
+    assert!(alice.attached_policies.contains(admin));
+    let app = snapshot.role(&a(), "app").unwrap();
+    assert_eq!(app.permissions_boundary.as_deref(), Some(read_only));
+    let bob = snapshot.user(&b(), "bob").unwrap();
+    assert!(bob.attached_policies.contains(read_only));
+    let policy = snapshot.managed_policy(read_only).unwrap();
+    assert_eq!(policy.policy_id, "ANPAILL3HVNFSB6DCOWYQ");
+    assert!(snapshot.policy_by_arn(read_only).is_none());
+    assert!(snapshot.managed_policy(&policy_arn("readonly")).is_some());
+    assert!(
+        snapshot
+            .managed_policy("arn:aws:iam::aws:policy/NoSuchThing")
+            .is_none()
+    );
+
+    // Unknown AWS policies are not attachable; AWS policies are not writable.
+    let refusals = [
+        Command::AttachPolicy {
+            account_id: a(),
+            holder: PolicyHolder::User(String::from("alice")),
+            policy_arn: String::from("arn:aws:iam::aws:policy/NoSuchThing"),
+        },
+        Command::DeletePolicy {
+            account_id: a(),
+            policy_arn: admin.to_owned(),
+        },
+        Command::CreatePolicyVersion {
+            account_id: a(),
+            policy_arn: admin.to_owned(),
+            document: POLICY.to_owned(),
+            set_as_default: true,
+        },
+        Command::TagResource {
+            account_id: a(),
+            target: TagTarget::Policy(admin.to_owned()),
+            tags: Tags::from([(String::from("k"), String::from("v"))]),
+        },
+    ];
+    for command in refusals {
+        let name = command.name();
+        assert_eq!(
+            d.apply(command).unwrap_err().iam_code(),
+            "NoSuchEntity",
+            "{name}"
+        );
+    }
+    // Detaching works like any attachment.
+    d.ok(Command::DetachPolicy {
+        account_id: a(),
+        holder: PolicyHolder::User(String::from("alice")),
+        policy_arn: admin.to_owned(),
+    });
+    assert!(
+        d.state
+            .snapshot()
+            .user(&a(), "alice")
+            .unwrap()
+            .attached_policies
+            .is_empty()
+    );
+}
