@@ -576,6 +576,7 @@ impl fmt::Debug for KekFingerprint {
 const ENVELOPE_VERSION: u8 = 1;
 const ENVELOPE_LABEL: &[u8] = b"meridian-envelope-v1\0";
 const FINGERPRINT_LABEL: &[u8] = b"meridian kek fingerprint v1";
+const DERIVATION_LABEL: &[u8] = b"meridian kek derivation v1";
 const NONCE_LEN: usize = aead::NONCE_LEN;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + 8 + NONCE_LEN;
@@ -686,6 +687,9 @@ impl fmt::Debug for WrappedKey {
 pub struct Kek {
     aead: LessSafeKey,
     fingerprint: KekFingerprint,
+    /// HMAC key that MAC keys for other purposes are derived from
+    /// ([`Kek::derive_mac_key`]); never the KEK bytes themselves.
+    derivation: hmac::Key,
 }
 
 impl Kek {
@@ -701,9 +705,11 @@ impl Kek {
         let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, bytes), FINGERPRINT_LABEL);
         let mut fingerprint = [0u8; 8];
         fingerprint.copy_from_slice(&tag.as_ref()[..8]);
+        let derivation = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, bytes), DERIVATION_LABEL);
         Ok(Kek {
             aead: LessSafeKey::new(unbound),
             fingerprint: KekFingerprint(fingerprint),
+            derivation: hmac::Key::new(hmac::HMAC_SHA256, derivation.as_ref()),
         })
     }
 
@@ -720,6 +726,18 @@ impl Kek {
     /// The KEK's fingerprint.
     pub fn fingerprint(&self) -> KekFingerprint {
         self.fingerprint
+    }
+
+    /// An HMAC-SHA256 key for `label`, derived from the KEK
+    /// (`HMAC(HMAC(kek, "meridian kek derivation v1"), label)`): every node
+    /// holding the same KEK derives the same key, and distinct labels give
+    /// independent keys. For values that must be authenticated across the
+    /// cluster at high volume without a nonce budget (AES-GCM with random
+    /// nonces is limited to about 2^32 seals per key), such as the verifier's
+    /// context handles.
+    pub fn derive_mac_key(&self, label: &[u8]) -> hmac::Key {
+        let derived = hmac::sign(&self.derivation, label);
+        hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())
     }
 
     /// Seals `secret` for `purpose` and `id`.

@@ -490,3 +490,18 @@ fn a_planned_rotation_keeps_every_sealed_token_verifiable() {
     let early = ring.plan_rotation(t(1200), delay, lifetime, leeway);
     assert_eq!(early.previous.unwrap().1.destroy_at, Some(t(5000)));
 }
+
+#[test]
+fn derived_mac_keys_depend_on_the_kek_and_the_label_only() {
+    let tag = |kek: &Kek, label: &[u8]| {
+        aws_lc_rs::hmac::sign(&kek.derive_mac_key(label), b"message")
+            .as_ref()
+            .to_vec()
+    };
+    let first = make_kek(1);
+    let same = make_kek(1);
+    let other = make_kek(2);
+    assert_eq!(tag(&first, b"a"), tag(&same, b"a"));
+    assert_ne!(tag(&first, b"a"), tag(&first, b"b"));
+    assert_ne!(tag(&first, b"a"), tag(&other, b"a"));
+}
