@@ -125,6 +125,11 @@ pub(crate) fn execute(
             *retired_verify_until,
         ),
         Command::DestroyKey { purpose, term } => destroy_key(view, now, *purpose, *term),
+        Command::SetKeyRotation { settings } => {
+            settings.check().map_err(ConfigError::invalid)?;
+            Arc::make_mut(&mut view.key_ring).rotation = *settings;
+            Ok(Response::Done)
+        }
         Command::CreateRegion {
             name,
             issuance_enabled,

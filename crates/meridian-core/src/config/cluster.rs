@@ -9,6 +9,8 @@
 //! can never install a second key for the same term (RELIABILITY.md, F1).
 //! Destroyed keys stay as tombstones so that a term is never reused.
 
+pub mod rotation;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::model::SealedBytes;
@@ -76,12 +78,103 @@ impl KeyRecord {
     }
 }
 
-/// The replicated key ring: every key of every purpose, by (purpose, term).
+/// The replicated key ring: every key of every purpose, by (purpose, term),
+/// and the rotation schedule the leader follows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyRing {
     /// Keys by purpose and term.
     pub keys: BTreeMap<(KeyPurpose, u64), KeyRecord>,
+    /// When keys rotate and how long each phase lasts (`SetKeyRotation`).
+    pub rotation: KeyRotationSettings,
 }
+
+/// The replicated key-rotation schedule (RELIABILITY.md, F1 and the
+/// two-phase rotation decision). Durations are milliseconds of replicated
+/// time. The leader's rotation task reads it; [`rotation::plan`] turns it and
+/// the ring into the next compare-and-set command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRotationSettings {
+    /// Stage a successor once the active key has been active this long;
+    /// `None` turns automatic rotation off (rotation on demand still works).
+    pub rotate_after_ms: Option<u64>,
+    /// The apply-time floor between staging a key and activating it
+    /// (`activate_after`): even when every member confirmed the staged key
+    /// at once, nothing signs with it sooner.
+    pub min_propagation_ms: u64,
+    /// Activate a pending key this long after it was staged even when some
+    /// member never confirmed it: must exceed the worst replication lag the
+    /// cluster tolerates (a member further behind may see tokens from a key
+    /// it does not hold yet).
+    pub propagation_grace_ms: u64,
+    /// The longest lifetime of a token a key seals (36 h: `GetSessionToken`
+    /// and `GetFederationToken`); a retired key verifies this long plus the
+    /// leeway after it stops signing, then is destroyed.
+    pub max_token_lifetime_ms: u64,
+    /// Clock skew between nodes tolerated on top of the token lifetime.
+    pub leeway_ms: u64,
+    /// A region cut off from the quorum signs with its active key for at
+    /// most this long after the key's activation, then fails closed for
+    /// issuance (`max_key_age`, RELIABILITY.md "Decisions").
+    pub max_key_age_ms: u64,
+}
+
+impl KeyRotationSettings {
+    /// The defaults: rotate daily, activate after every member confirmed
+    /// (at least 1 s, at most 10 min after staging), keep retired keys 36 h
+    /// plus 5 min, stop signing with a key older than 7 days.
+    pub const RECOMMENDED: KeyRotationSettings = KeyRotationSettings {
+        rotate_after_ms: Some(24 * HOUR_MS),
+        min_propagation_ms: 1_000,
+        propagation_grace_ms: 10 * 60 * 1_000,
+        max_token_lifetime_ms: 36 * HOUR_MS,
+        leeway_ms: 5 * 60 * 1_000,
+        max_key_age_ms: 7 * 24 * HOUR_MS,
+    };
+
+    /// The bounds every field must respect, as a refusal message if not.
+    pub fn check(&self) -> Result<(), String> {
+        const DAY_MS: u64 = 24 * HOUR_MS;
+        if self
+            .rotate_after_ms
+            .is_some_and(|every| every < 1_000 || every > 365 * DAY_MS)
+        {
+            return Err(String::from("rotate_after must be 1 s to 365 days"));
+        }
+        if self.min_propagation_ms > self.propagation_grace_ms {
+            return Err(String::from(
+                "min_propagation must not exceed propagation_grace",
+            ));
+        }
+        if self.propagation_grace_ms > DAY_MS {
+            return Err(String::from("propagation_grace must be at most 1 day"));
+        }
+        if self.max_token_lifetime_ms < 1_000 || self.max_token_lifetime_ms > 30 * DAY_MS {
+            return Err(String::from("max_token_lifetime must be 1 s to 30 days"));
+        }
+        if self.leeway_ms > DAY_MS {
+            return Err(String::from("leeway must be at most 1 day"));
+        }
+        if self.max_key_age_ms < 1_000 || self.max_key_age_ms > 365 * DAY_MS {
+            return Err(String::from("max_key_age must be 1 s to 365 days"));
+        }
+        if self.rotate_after_ms.is_some_and(|every| {
+            every.saturating_add(self.propagation_grace_ms) >= self.max_key_age_ms
+        }) {
+            return Err(String::from(
+                "max_key_age must exceed rotate_after plus propagation_grace, or keys age out before their successor activates",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for KeyRotationSettings {
+    fn default() -> KeyRotationSettings {
+        KeyRotationSettings::RECOMMENDED
+    }
+}
+
+const HOUR_MS: u64 = 3_600_000;
 
 impl KeyRing {
     /// The active key of a purpose.

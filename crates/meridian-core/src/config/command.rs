@@ -17,7 +17,7 @@
 use std::fmt;
 
 use crate::arn::Partition;
-use crate::config::cluster::{KeyPurpose, RegionStatus};
+use crate::config::cluster::{KeyPurpose, KeyRotationSettings, RegionStatus};
 use crate::config::model::{AccessKeyStatus, SealedBytes, Tags};
 use crate::ids::AccountId;
 use crate::time::Timestamp;
@@ -517,6 +517,13 @@ pub enum Command {
         term: u64,
     },
 
+    /// Replaces the key-rotation schedule (validated by
+    /// [`KeyRotationSettings::check`] at apply time).
+    SetKeyRotation {
+        /// The new schedule.
+        settings: KeyRotationSettings,
+    },
+
     /// Adds a region.
     CreateRegion {
         /// Its name.
@@ -611,6 +618,7 @@ impl Command {
             Command::StageKey { .. } => "StageKey",
             Command::ActivateKey { .. } => "ActivateKey",
             Command::DestroyKey { .. } => "DestroyKey",
+            Command::SetKeyRotation { .. } => "SetKeyRotation",
             Command::CreateRegion { .. } => "CreateRegion",
             Command::SetRegionIssuance { .. } => "SetRegionIssuance",
             Command::SetRegionStatus { .. } => "SetRegionStatus",

@@ -294,6 +294,7 @@ fn execute(
         | Command::StageKey { .. }
         | Command::ActivateKey { .. }
         | Command::DestroyKey { .. }
+        | Command::SetKeyRotation { .. }
         | Command::CreateRegion { .. }
         | Command::SetRegionIssuance { .. }
         | Command::SetRegionStatus { .. }

@@ -2,7 +2,7 @@
 //! carries them.
 
 use meridian_core::arn::Partition;
-use meridian_core::config::cluster::{KeyPurpose, RegionStatus};
+use meridian_core::config::cluster::{KeyPurpose, KeyRotationSettings, RegionStatus};
 use meridian_core::config::command::{Command, ConfigRequest, PolicyHolder, RequestId, TagTarget};
 use meridian_core::config::model::{AccessKeyStatus, SealedBytes};
 
@@ -34,6 +34,30 @@ impl TryFrom<pb::ConfigRequest> for ConfigRequest {
             issued_at: timestamp(request.issued_at_ms),
             command: Command::try_from(required("ConfigRequest.command", request.command)?)?,
         })
+    }
+}
+
+/// Encodes a key-rotation schedule.
+pub fn rotation_to_pb(settings: &KeyRotationSettings) -> pb::KeyRotationSettings {
+    pb::KeyRotationSettings {
+        rotate_after_ms: settings.rotate_after_ms,
+        min_propagation_ms: settings.min_propagation_ms,
+        propagation_grace_ms: settings.propagation_grace_ms,
+        max_token_lifetime_ms: settings.max_token_lifetime_ms,
+        leeway_ms: settings.leeway_ms,
+        max_key_age_ms: settings.max_key_age_ms,
+    }
+}
+
+/// Decodes a key-rotation schedule (its bounds are checked at apply time).
+pub fn rotation_from_pb(settings: pb::KeyRotationSettings) -> KeyRotationSettings {
+    KeyRotationSettings {
+        rotate_after_ms: settings.rotate_after_ms,
+        min_propagation_ms: settings.min_propagation_ms,
+        propagation_grace_ms: settings.propagation_grace_ms,
+        max_token_lifetime_ms: settings.max_token_lifetime_ms,
+        leeway_ms: settings.leeway_ms,
+        max_key_age_ms: settings.max_key_age_ms,
     }
 }
 
@@ -535,6 +559,9 @@ impl From<&Command> for pb::Command {
                 purpose: purpose_to_pb(*purpose),
                 term: *term,
             }),
+            Command::SetKeyRotation { settings } => Kind::SetKeyRotation(pb::SetKeyRotation {
+                settings: Some(rotation_to_pb(settings)),
+            }),
             Command::CreateRegion {
                 name,
                 issuance_enabled,
@@ -818,6 +845,9 @@ impl TryFrom<pb::Command> for Command {
             Kind::DestroyKey(c) => Command::DestroyKey {
                 purpose: purpose_from_pb(c.purpose)?,
                 term: c.term,
+            },
+            Kind::SetKeyRotation(c) => Command::SetKeyRotation {
+                settings: rotation_from_pb(required("SetKeyRotation.settings", c.settings)?),
             },
             Kind::CreateRegion(c) => Command::CreateRegion {
                 name: c.name,

@@ -19,8 +19,8 @@ use meridian_core::config::state::{ConfigState, ConfigStateParts, RememberedRequ
 use crate::error::DecodeError;
 use crate::pb;
 use crate::pb_impl::impl_command::{
-    purpose_from_pb, purpose_to_pb, region_status_from_pb, region_status_to_pb, status_from_pb,
-    status_to_pb,
+    purpose_from_pb, purpose_to_pb, region_status_from_pb, region_status_to_pb, rotation_from_pb,
+    rotation_to_pb, status_from_pb, status_to_pb,
 };
 use crate::pb_impl::impl_outcome::{outcome_from_pb, outcome_to_pb};
 use crate::pb_impl::{account_id, millis, required, timestamp};
@@ -78,6 +78,7 @@ pub fn state_to_pb(state: &ConfigState) -> pb::ConfigStateSnapshot {
                 outcome: Some(outcome_to_pb(&seen.outcome)),
             })
             .collect(),
+        key_rotation: Some(rotation_to_pb(&view.key_ring().rotation)),
     }
 }
 
@@ -91,7 +92,13 @@ pub fn state_from_pb(snapshot: pb::ConfigStateSnapshot) -> Result<ConfigState, D
     }
     let partition = Partition::new(&snapshot.partition)
         .map_err(|err| DecodeError::invalid("ConfigStateSnapshot.partition", err.to_string()))?;
-    let mut key_ring = KeyRing::default();
+    let mut key_ring = KeyRing {
+        rotation: snapshot
+            .key_rotation
+            .map(rotation_from_pb)
+            .unwrap_or_default(),
+        ..KeyRing::default()
+    };
     for key in snapshot.keys {
         let key = key_from_pb(key)?;
         key_ring.keys.insert((key.purpose, key.term), key);
