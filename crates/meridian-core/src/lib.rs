@@ -21,6 +21,8 @@ pub mod keyring;
 pub mod policy;
 pub mod principal;
 pub mod rand;
+pub mod saml;
 pub mod sigv4;
 pub mod time;
 pub mod token;
+pub mod totp;
