@@ -36,7 +36,7 @@
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use meridian_core::config::cluster::{KeyPurpose, KeyRecord, KeyState};
+use meridian_core::config::cluster::{KeyPurpose, KeyRecord, KeyRing as ReplicatedRing, KeyState};
 use meridian_core::config::model::SealedBytes;
 use meridian_core::config::snapshot::ConfigSnapshot;
 use meridian_core::ids::SecretAccessKey;
@@ -174,10 +174,7 @@ impl KeyMaterial {
             entry.built_from = snapshot.clone();
             return Arc::clone(&entry.ring);
         }
-        let ring = Arc::new(ring_from_records(
-            &self.kek,
-            snapshot.key_ring().keys.values(),
-        ));
+        let ring = Arc::new(ring_from_key_ring(&self.kek, snapshot.key_ring()));
         *cached = Some(CachedRing {
             built_from: snapshot.clone(),
             ring: Arc::clone(&ring),
@@ -206,6 +203,31 @@ impl KeyMaterial {
         self.kek
             .open_secret(SecretPurpose::AccessKeySecret, MESSAGE_ID, &sealed)
     }
+}
+
+/// Builds the session-token ring of a replicated key ring: as
+/// [`ring_from_records`], and the active key stops signing `max_key_age`
+/// after its activation (RELIABILITY.md "Decisions": a region cut off from
+/// the quorum keeps signing with its active key up to `max_key_age`, then
+/// fails closed for issuance; a connected cluster rotates long before).
+pub fn ring_from_key_ring(kek: &Kek, replicated: &ReplicatedRing) -> KeyRing {
+    let max_age = i64::try_from(replicated.rotation.max_key_age_ms).unwrap_or(i64::MAX);
+    let mut ring = ring_from_records(kek, replicated.keys.values());
+    if let Some(active) = replicated.active(KeyPurpose::SessionToken)
+        && let Ok(term) = u32::try_from(active.term)
+        && let Some(schedule) = ring.schedule(KeyId::new(term)).copied()
+    {
+        let since = active.activated_at.unwrap_or(active.created_at);
+        let retire_at = since.plus_millis(max_age).max(schedule.activate_at);
+        let aged = KeySchedule {
+            retire_at: Some(retire_at),
+            ..schedule
+        };
+        if let Err(error) = ring.set_schedule(KeyId::new(term), aged) {
+            tracing::error!(term, %error, "max key age not applied to the active key");
+        }
+    }
+    ring
 }
 
 /// Builds the session-token ring from replicated key records.
@@ -323,6 +345,35 @@ mod tests {
             Err(KeyError::KeyDestroyed(_))
         ));
         assert!(ring.key(KeyId::new(4), now).is_ok());
+    }
+
+    #[test]
+    fn the_active_key_stops_signing_at_max_key_age() {
+        let keys = material();
+        let mut active = record(&keys, 3, KeyState::Active);
+        active.activated_at = Some(Timestamp::from_unix_seconds(200));
+        let mut replicated = ReplicatedRing::default();
+        replicated.rotation.max_key_age_ms = 100_000;
+        replicated
+            .keys
+            .insert((KeyPurpose::SessionToken, 3), active);
+        let ring = ring_from_key_ring(keys.kek(), &replicated);
+        assert_eq!(
+            ring.signing_key(Timestamp::from_unix_seconds(299))
+                .map(|k| k.id()),
+            Ok(KeyId::new(3))
+        );
+        assert_eq!(
+            ring.signing_key(Timestamp::from_unix_seconds(300))
+                .map(|k| k.id()),
+            Err(KeyError::NoSigningKey),
+            "too old to sign"
+        );
+        assert!(
+            ring.key(KeyId::new(3), Timestamp::from_unix_seconds(400))
+                .is_ok(),
+            "an aged key still verifies"
+        );
     }
 
     #[test]
