@@ -139,6 +139,17 @@ impl Structure {
         self.get(name).and_then(Value::as_str)
     }
 
+    /// A string member of any shape: `None` when this shape has no member
+    /// `name` (where [`Structure::str`] would assert), for code that reads
+    /// the same member across operations (the audit trail).
+    pub fn any_str(&self, name: &str) -> Option<&str> {
+        let index = self.model().members.iter().position(|m| m.name == name)?;
+        self.fields
+            .get(index)
+            .and_then(Option::as_ref)
+            .and_then(Value::as_str)
+    }
+
     /// An integer member.
     pub fn int(&self, name: &str) -> Option<i64> {
         self.get(name).and_then(Value::as_i64)

@@ -23,6 +23,7 @@
 //! Entry points: [`router::router`], [`server::serve`], [`state::EdgeState`],
 //! [`operation::HandlerTable`].
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod decode;
@@ -37,4 +38,5 @@ pub mod router;
 pub mod server;
 pub mod state;
 pub mod sts;
+pub mod telemetry;
 pub mod xml;

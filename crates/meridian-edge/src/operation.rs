@@ -17,6 +17,7 @@ use std::sync::Arc;
 use meridian_core::config::snapshot::ConfigSnapshot;
 use meridian_core::time::Timestamp;
 
+use crate::audit::AuditScope;
 use crate::decode::Structure;
 use crate::error::ApiError;
 use crate::model::{self, OperationModel, Service};
@@ -42,6 +43,9 @@ pub struct OperationRequest {
     pub snapshot: Arc<ConfigSnapshot>,
     /// The time the request is evaluated at.
     pub now: Timestamp,
+    /// Audit events the handler produced (issuance, configuration changes);
+    /// the router makes them durable before answering (see [`crate::audit`]).
+    pub audit: Arc<AuditScope>,
 }
 
 /// A handler's future.

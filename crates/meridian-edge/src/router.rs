@@ -7,6 +7,11 @@
 //!   ─► decode + validate input ─► handler ─► {Op}Response XML
 //! ```
 //!
+//! Every answer is counted by action and outcome with its latency
+//! ([`crate::telemetry`]); the audit events a handler produced are made
+//! durable before the answer leaves, and issued credentials are discarded
+//! for `ServiceUnavailable` when they cannot be ([`crate::audit`]).
+//!
 //! Routing follows AWS's recorded answers: no `Action` is a 302 to
 //! `https://aws.amazon.com/iam` (the query string appended on GET); an action
 //! the given `Version` lacks is `InvalidAction` "Could not find operation X
@@ -15,6 +20,7 @@
 //! AWS ignores other bodies. Validation comes after authentication (a bad
 //! signature wins over a bad parameter) and before any lookup.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -32,6 +38,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::audit::{self, AuditScope};
 use crate::decode::decode_input;
 use crate::error::{ApiError, ErrorNamespace};
 use crate::layers::{self, RequestId, failure};
@@ -39,6 +46,7 @@ use crate::model::{self, ErrorCode, Service};
 use crate::operation::OperationRequest;
 use crate::query::Params;
 use crate::state::{AuthRequest, EdgeState};
+use crate::telemetry::{self, OutboundPath};
 
 /// Where AWS redirects a request without `Action`.
 const MISSING_ACTION_LOCATION: &str = "https://aws.amazon.com/iam";
@@ -65,6 +73,7 @@ pub fn router(state: EdgeState) -> Router {
         .with_state(state.clone());
     let health = Router::new()
         .route("/healthz", get(layers::healthz))
+        .route("/metrics", get(metrics))
         .route("/readyz", get(layers::readyz))
         .with_state(state.clone());
     api.merge(health).layer(
@@ -78,6 +87,7 @@ pub fn router(state: EdgeState) -> Router {
 }
 
 async fn api(State(state): State<EdgeState>, request: Request) -> Response {
+    let started = std::time::Instant::now();
     let request_id = request
         .extensions()
         .get::<RequestId>()
@@ -87,10 +97,44 @@ async fn api(State(state): State<EdgeState>, request: Request) -> Response {
     let limits = *state.limits();
     let body = match read_body(body, limits.body_read_timeout, limits.max_body_bytes).await {
         Ok(body) => body,
-        Err(error) => return failure(error, ErrorNamespace::AwsFault),
+        Err(error) => {
+            let response = failure(error, ErrorNamespace::AwsFault);
+            telemetry::record_request(None, outcome(&response), started.elapsed());
+            return response;
+        }
     };
-    match dispatch(state, &parts, &body, request_id).await {
+    let mut routed = None;
+    let response = match dispatch(state, &parts, &body, request_id, &mut routed).await {
         Ok(response) | Err(response) => response,
+    };
+    telemetry::record_request(routed, outcome(&response), started.elapsed());
+    response
+}
+
+/// The `outcome` label of an answer: `ok`, the AWS error code, or
+/// `redirect`.
+fn outcome(response: &Response) -> &'static str {
+    match response.extensions().get::<layers::EdgeFailure>() {
+        Some(failure) => failure.error.code().as_str(),
+        None if response.status().is_redirection() => "redirect",
+        None => "ok",
+    }
+}
+
+/// `/metrics`: the Prometheus text format, when the server installed a
+/// renderer.
+async fn metrics(State(state): State<EdgeState>) -> Response {
+    match state.metrics_renderer() {
+        Some(render) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            render(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -132,6 +176,7 @@ async fn dispatch(
     parts: &http::request::Parts,
     body: &[u8],
     request_id: String,
+    routed: &mut Option<&'static model::OperationModel>,
 ) -> Result<Response, Response> {
     let limits = *state.limits();
     let raw_query = parts.uri.query().unwrap_or("");
@@ -159,6 +204,7 @@ async fn dispatch(
             )
         })?;
     tracing::Span::current().record("action", operation.name);
+    *routed = Some(operation);
     let namespace = ErrorNamespace::Service(operation.service);
     let fail = |error: ApiError| failure(error, namespace);
 
@@ -168,6 +214,7 @@ async fn dispatch(
         None
     } else {
         if !carries_authentication(&parts.headers, &params) {
+            telemetry::record_verification_failure(ErrorCode::MissingAuthenticationToken);
             return Err(fail(ApiError::new(
                 ErrorCode::MissingAuthenticationToken,
                 "Request is missing Authentication Token",
@@ -189,7 +236,10 @@ async fn dispatch(
         let caller = state
             .authenticator()
             .authenticate(&auth, &snapshot, now)
-            .map_err(fail)?;
+            .map_err(|error| {
+                telemetry::record_verification_failure(error.code());
+                fail(error)
+            })?;
         state
             .rate_limiter()
             .check(&caller.access_key_id)
@@ -208,17 +258,37 @@ async fn dispatch(
             format!("{} is not implemented by this server yet", operation.name),
         )));
     };
-    let result = handler(OperationRequest {
-        state,
-        request_id: request_id.clone(),
-        operation,
-        input,
-        caller,
-        snapshot,
-        now,
-    })
-    .await
-    .map_err(fail)?;
+    let refused = telemetry::is_issuing(operation).then(|| {
+        audit::RefusedIssuance::new(
+            operation,
+            input.as_ref(),
+            caller.as_ref(),
+            &snapshot,
+            state.region(),
+        )
+    });
+    let audit = Arc::new(AuditScope::new());
+    let result = telemetry::in_path(
+        OutboundPath::of(operation),
+        handler(OperationRequest {
+            state: state.clone(),
+            request_id: request_id.clone(),
+            operation,
+            input,
+            caller,
+            snapshot,
+            now,
+            audit: Arc::clone(&audit),
+        }),
+    )
+    .await;
+    if let (Err(error), Some(refused)) = (&result, refused) {
+        audit.push(refused.denied(error.code(), &request_id, now));
+    }
+    // Nothing leaves before its audit events are durable; issued
+    // credentials are discarded when they cannot be (fail-closed).
+    audit::flush(&state, &audit).await.map_err(fail)?;
+    let result = result.map_err(fail)?;
     let document = result.into_document(operation, &request_id);
     Ok((
         StatusCode::OK,

@@ -27,6 +27,7 @@ use meridian_core::time::Timestamp;
 use meridian_core::token::{ProviderClaim, SessionId, SessionPolicy, SessionTag};
 use tokio::sync::watch;
 
+use crate::audit::{AuditSink, DiscardAudit};
 pub use crate::auth::keys::KeyMaterial;
 use crate::authz::PolicyCache;
 use crate::error::ApiError;
@@ -354,6 +355,37 @@ impl fmt::Debug for EdgeParts {
     }
 }
 
+/// Renders the process's metrics in the Prometheus text format.
+pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// What the server adds for observability: the durable audit trail and the
+/// `/metrics` renderer. Kept apart from [`EdgeParts`] so that the edge's own
+/// tests build a state without either ([`EdgeState::new`]).
+#[derive(Clone)]
+pub struct EdgeObservability {
+    /// Where audit events go (see [`crate::audit`]).
+    pub audit: Arc<dyn AuditSink>,
+    /// `/metrics`; `None` answers 404.
+    pub metrics: Option<MetricsRenderer>,
+}
+
+impl Default for EdgeObservability {
+    fn default() -> EdgeObservability {
+        EdgeObservability {
+            audit: Arc::new(DiscardAudit),
+            metrics: None,
+        }
+    }
+}
+
+impl fmt::Debug for EdgeObservability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeObservability")
+            .field("metrics", &self.metrics.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The edge's shared state: cheap to clone (one `Arc`).
 #[derive(Clone)]
 pub struct EdgeState {
@@ -364,19 +396,40 @@ struct Inner {
     parts: EdgeParts,
     rate_limiter: KeyedRateLimiter,
     policies: PolicyCache,
+    observability: EdgeObservability,
 }
 
 impl EdgeState {
-    /// Assembles the state.
+    /// Assembles the state, with no audit trail and no `/metrics` (tests and
+    /// benches of the edge alone; the server uses
+    /// [`EdgeState::with_observability`]).
     pub fn new(parts: EdgeParts) -> EdgeState {
+        EdgeState::with_observability(parts, EdgeObservability::default())
+    }
+
+    /// Assembles the state with the server's audit trail and metrics.
+    pub fn with_observability(parts: EdgeParts, observability: EdgeObservability) -> EdgeState {
         let rate_limiter = KeyedRateLimiter::new(parts.limits.per_key_rate);
+        let writer = Arc::new(crate::telemetry::CountingWriter(Arc::clone(&parts.writer)));
+        let parts = EdgeParts { writer, ..parts };
         EdgeState {
             inner: Arc::new(Inner {
                 parts,
                 rate_limiter,
                 policies: PolicyCache::new(),
+                observability,
             }),
         }
+    }
+
+    /// The audit sink.
+    pub fn audit(&self) -> &dyn AuditSink {
+        self.inner.observability.audit.as_ref()
+    }
+
+    /// The `/metrics` renderer, if the server installed one.
+    pub fn metrics_renderer(&self) -> Option<&MetricsRenderer> {
+        self.inner.observability.metrics.as_ref()
     }
 
     /// The newest applied snapshot.

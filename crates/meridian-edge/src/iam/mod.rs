@@ -295,12 +295,13 @@ impl Call {
 
     /// Proposes `command` and waits until it is applied on this node.
     async fn write(&self, command: Command) -> Result<Response, ApiError> {
+        let name = command.name();
         let request = ConfigRequest {
             request_id: self.raft_request_id(),
             issued_at: self.now,
             command,
         };
-        match self.state().writer().submit(request).await {
+        let result = match self.state().writer().submit(request).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(refusal)) => Err(errors::from_refusal(&refusal)),
             Err(WriteError::Unavailable(detail)) => {
@@ -308,7 +309,12 @@ impl Call {
                 Err(ApiError::unavailable())
             }
             Err(WriteError::Internal(detail)) => Err(ApiError::internal(&detail)),
-        }
+        };
+        let outcome = result.as_ref().map_or_else(|e| e.code().as_str(), |_| "ok");
+        self.request
+            .audit
+            .push(crate::audit::config_change(&self.request, name, outcome));
+        result
     }
 
     /// The newest applied snapshot: after [`Call::write`] it includes the

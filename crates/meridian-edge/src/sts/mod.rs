@@ -271,8 +271,22 @@ fn requested_tags(input: &Structure) -> Result<Vec<(&str, &str)>, ApiError> {
     Ok(tags)
 }
 
-/// Mints `spec` with the snapshot's key ring.
+/// Mints `spec` with the snapshot's key ring, and records the issuance for
+/// the audit trail (made durable before the answer leaves, or the answer is
+/// `ServiceUnavailable`: `crate::audit`) and the metrics.
 fn mint(request: &OperationRequest, spec: &SessionSpec) -> Result<MintedCredentials, ApiError> {
+    let minted = mint_unaudited(request, spec)?;
+    request
+        .audit
+        .push(crate::audit::issued(request, spec, &minted));
+    crate::telemetry::record_issued(&spec.region, &spec.principal);
+    Ok(minted)
+}
+
+fn mint_unaudited(
+    request: &OperationRequest,
+    spec: &SessionSpec,
+) -> Result<MintedCredentials, ApiError> {
     let ring = request.state.keys().session_ring(&request.snapshot);
     token::mint(spec, &ring, &mut EdgeRandom(request.state.random())).map_err(|error| match error {
         MintError::PackedPolicyTooLarge { percent } => packed_too_large(percent),

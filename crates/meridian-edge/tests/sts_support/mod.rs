@@ -743,6 +743,7 @@ impl Edge {
             caller: Some(caller),
             snapshot: self.state.snapshot(),
             now: self.now(),
+            audit: Default::default(),
         }
     }
 
