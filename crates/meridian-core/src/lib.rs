@@ -14,6 +14,7 @@
 //! * nothing secret is printed: `Debug` of secret material is redacted and the
 //!   memory is zeroized on drop.
 
+pub mod access;
 pub mod arn;
 pub mod config;
 pub mod ids;

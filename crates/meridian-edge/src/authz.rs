@@ -23,6 +23,11 @@
 //! plus what AWS layers on top of the policies:
 //!
 //! * `sts:GetCallerIdentity` is never denied;
+//! * an IAM action reaches only the caller's own account (IAM has no
+//!   resource-based policies): on another account's ARN it is
+//!   `AccessDenied` "… because no resource-based policy allows …" whatever
+//!   the caller's policies say; AWS managed policies
+//!   (`arn:…:iam::aws:policy/…`) are readable (`Get*`/`List*`) by everyone;
 //! * sessions of a role revoked with `RevokeRoleSessions` (issued before the
 //!   cut-off) are denied as by AWS's `AWSRevokeOlderSessions` inline policy:
 //!   an *explicit deny in an identity-based policy*;
@@ -382,7 +387,7 @@ fn managed<'a>(
     kind: PolicyKind,
 ) -> impl Iterator<Item = Arc<Policy>> + 'a {
     arns.filter_map(move |arn| {
-        let (_, policy) = snapshot.policy_by_arn(arn)?;
+        let policy = snapshot.managed_policy(arn)?;
         cache.document(policy.default_document()?, kind)
     })
 }
@@ -394,8 +399,8 @@ fn boundary(
 ) -> Option<Arc<Policy>> {
     let arn = arn?;
     snapshot
-        .policy_by_arn(arn)
-        .and_then(|(_, policy)| policy.default_document())
+        .managed_policy(arn)
+        .and_then(|policy| policy.default_document())
         .and_then(|doc| cache.document(doc, PolicyKind::PermissionsBoundary))
         .or_else(|| ALLOWS_NOTHING.clone())
 }
@@ -426,8 +431,8 @@ pub fn session_layer(
     for arn in policy.managed_arns() {
         let text = arn.to_string();
         if let Some(compiled) = snapshot
-            .policy_by_arn(&text)
-            .and_then(|(_, p)| p.default_document())
+            .managed_policy(&text)
+            .and_then(|p| p.default_document())
             .and_then(|doc| cache.document(doc, PolicyKind::Managed))
         {
             layer.push(compiled);
@@ -720,10 +725,47 @@ impl<'s> Subject<'s> {
         }
         let perms = self.permission_set();
         let decision = evaluate::authorize(&perms, &ctx);
-        if decision.is_allowed() {
-            Ok(())
-        } else {
-            Err(self.denial(action, resource, DenyKind::from_decision(&decision)))
+        if !decision.is_allowed() {
+            return Err(self.denial(action, resource, DenyKind::from_decision(&decision)));
+        }
+        if !self.reaches(action, resource) {
+            return Err(self.denial(action, resource, DenyKind::Implicit(PolicySource::Resource)));
+        }
+        Ok(())
+    }
+
+    /// Whether an identity-allowed `action` may act on `resource` at all.
+    ///
+    /// IAM has no resource-based policies, so an IAM action reaches only the
+    /// caller's own account: an identity policy of account A that allows
+    /// `iam:*` on `*` (or A's root) grants nothing on account B's users,
+    /// roles, policies or providers — AWS answers `AccessDenied` "… because
+    /// no resource-based policy allows the iam:X action", never
+    /// `NoSuchEntity`, so nothing about B leaks. The one exception is AWS's
+    /// own pseudo-account: AWS managed policies (`arn:…:iam::aws:policy/…`)
+    /// are readable by everyone (`iam:Get*`/`iam:List*`) and writable by
+    /// no one. STS actions have their own cross-account rules (trust
+    /// policies) and are not restricted here; `*` and ARNs without an
+    /// account name no account.
+    fn reaches(&self, action: &str, resource: &str) -> bool {
+        let (service, name) = action.split_once(':').unwrap_or(("", action));
+        if !service.eq_ignore_ascii_case("iam") {
+            return true;
+        }
+        let Ok(arn) = Arn::parse(resource) else {
+            return true;
+        };
+        match arn.account() {
+            "" => true,
+            account if account == self.facts.account => true,
+            meridian_core::config::aws_managed::AWS_ACCOUNT => {
+                let read = |prefix: &str| {
+                    name.get(..prefix.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+                };
+                read("Get") || read("List")
+            }
+            _ => false,
         }
     }
 

@@ -20,3 +20,6 @@ mod managed;
 
 #[path = "iam/providers.rs"]
 mod providers;
+
+#[path = "iam/aws_managed.rs"]
+mod aws_managed;

@@ -8,11 +8,18 @@
 //! default version can only be removed with the policy. A policy is deleted
 //! only when nothing attaches it or uses it as a permissions boundary.
 //!
-//! Only policies of the caller's account exist here: the replicated model
-//! has no AWS managed policies (`arn:aws:iam::aws:policy/…`), so those ARNs
-//! are `NoSuchEntity` and `Scope=AWS` lists nothing.
+//! Besides the caller's own policies, every account sees the built-in AWS
+//! managed policies (`arn:{partition}:iam::aws:policy/…`,
+//! `meridian_core::config::aws_managed`): `GetPolicy`, `GetPolicyVersion`,
+//! `ListPolicyVersions` and `ListEntitiesForPolicy` read them, users and
+//! roles attach them or use them as boundaries, `ListPolicies` lists them
+//! under `Scope=AWS` (and `All`, the default). Writing one (new version,
+//! default version, delete, tags) is refused by authorization as AWS
+//! refuses it (`AccessDenied`: the policy belongs to AWS's account), and the
+//! write paths here only ever resolve the caller's own policies.
 
 use meridian_core::arn::Arn;
+use meridian_core::config::aws_managed;
 use meridian_core::config::command::{Command, PolicyHolder, Response, TagTarget};
 use meridian_core::config::error::EntityKind;
 use meridian_core::config::limits;
@@ -75,34 +82,78 @@ pub(super) const HANDLERS: &[(&str, IamHandler)] = &[
     }),
 ];
 
-/// The managed policy `arn` names in the caller's account, with its
-/// canonical ARN, or `NoSuchEntity` "… does not exist or is not attachable"
-/// (attachments and boundaries).
+/// The managed policy `arn` names — the caller's account's or an AWS
+/// managed one — with its canonical ARN, or `NoSuchEntity` "… does not
+/// exist or is not attachable" (attachments and boundaries).
 pub(super) fn attachable<'a>(
     call: &'a Call,
     arn: &str,
 ) -> Result<(&'a ManagedPolicy, String), ApiError> {
-    lookup(call, arn, errors::not_attachable)
+    lookup(call, arn, Scope::All, errors::not_attachable)
 }
 
 /// Like [`attachable`], with `NoSuchEntity` "Policy … was not found."
-/// (operations on the policy itself).
+/// (reads of the policy itself).
 fn find<'a>(call: &'a Call, arn: &str) -> Result<(&'a ManagedPolicy, String), ApiError> {
-    lookup(call, arn, errors::no_such_policy)
+    lookup(call, arn, Scope::All, errors::no_such_policy)
+}
+
+/// Like [`find`], for the operations that change a policy: only the
+/// caller's own policies (AWS's are never writable; authorization has
+/// already refused them, this keeps the write paths from ever naming one).
+fn find_local<'a>(call: &'a Call, arn: &str) -> Result<(&'a ManagedPolicy, String), ApiError> {
+    lookup(call, arn, Scope::Local, errors::no_such_policy)
+}
+
+/// Which policies a lookup or a listing covers (`ListPolicies`' `Scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// AWS managed and the account's own.
+    All,
+    /// AWS managed only.
+    Aws,
+    /// The account's own only.
+    Local,
+}
+
+impl Scope {
+    fn from_request(value: Option<&str>) -> Scope {
+        match value {
+            Some("AWS") => Scope::Aws,
+            Some("Local") => Scope::Local,
+            // The model's enum admits only All, AWS and Local.
+            _ => Scope::All,
+        }
+    }
+
+    fn aws(self) -> bool {
+        self != Scope::Local
+    }
+
+    fn local(self) -> bool {
+        self != Scope::Aws
+    }
 }
 
 fn lookup<'a>(
     call: &'a Call,
     arn: &str,
+    scope: Scope,
     missing: fn(&str) -> ApiError,
 ) -> Result<(&'a ManagedPolicy, String), ApiError> {
     Arn::parse(arn).map_err(|_| errors::unparsable_arn())?;
-    match call.snapshot.policy_by_arn(arn) {
-        Some((account, policy)) if account.account.id == *call.account_id() => {
-            Ok((policy, policy.arn(call.partition(), call.account_id())))
-        }
-        _ => Err(missing(arn)),
+    if scope.local()
+        && let Some((account, policy)) = call.snapshot.policy_by_arn(arn)
+        && account.account.id == *call.account_id()
+    {
+        return Ok((policy, policy.arn(call.partition(), call.account_id())));
     }
+    if scope.aws()
+        && let Some(policy) = call.snapshot.aws_managed_policy(arn)
+    {
+        return Ok((policy, aws_managed::arn(call.partition(), policy)));
+    }
+    Err(missing(arn))
 }
 
 /// A version id `v{n}` as its number.
@@ -149,14 +200,14 @@ async fn create_policy(call: Call) -> Result<XmlResult, ApiError> {
         .policy(&name)
         .filter(|policy| policy.policy_id == policy_id)
         .ok_or_else(|| errors::no_such_policy(&name))?;
+    let arn = policy.arn(call.partition(), call.account_id());
     Ok(XmlResult::build(|w| {
         render::managed_policy(
             w,
             "Policy",
             policy,
-            account,
+            &arn,
             &PolicyUsage::of(account),
-            call.partition(),
             View::Created,
         );
     }))
@@ -165,16 +216,15 @@ async fn create_policy(call: Call) -> Result<XmlResult, ApiError> {
 async fn get_policy(call: Call) -> Result<XmlResult, ApiError> {
     let arn = call.required("PolicyArn")?;
     call.authorize(arn)?;
-    let (policy, _) = find(&call, arn)?;
+    let (policy, canonical) = find(&call, arn)?;
     let account = call.account()?;
     Ok(XmlResult::build(|w| {
         render::managed_policy(
             w,
             "Policy",
             policy,
-            account,
+            &canonical,
             &PolicyUsage::of(account),
-            call.partition(),
             View::Full,
         );
     }))
@@ -182,7 +232,7 @@ async fn get_policy(call: Call) -> Result<XmlResult, ApiError> {
 
 async fn list_policies(call: Call) -> Result<XmlResult, ApiError> {
     call.authorize("*")?;
-    let scope = call.str("Scope").unwrap_or("All");
+    let scope = Scope::from_request(call.str("Scope"));
     let only_attached = call.bool("OnlyAttached").unwrap_or(false);
     let prefix = call.str("PathPrefix").unwrap_or("/");
     let usage_filter = call.str("PolicyUsageFilter");
@@ -190,19 +240,36 @@ async fn list_policies(call: Call) -> Result<XmlResult, ApiError> {
     let account = call.account()?;
     let partition = call.partition();
     let usage = PolicyUsage::of(account);
-    // Every policy here is customer managed ("Local").
-    let local = scope != "AWS";
+    // AWS's policies first, then the account's, each sorted by lower-cased
+    // name; the key prefixes keep the two apart (an account may have its
+    // own policy named like an AWS one) and in that order.
+    let aws = aws_managed::all()
+        .iter()
+        .filter(|_| scope.aws())
+        .map(|policy| {
+            (
+                format!("aws/{}", policy.name.to_ascii_lowercase()),
+                (policy, aws_managed::arn(partition, policy)),
+            )
+        });
+    let local = account
+        .policies
+        .iter()
+        .filter(|_| scope.local())
+        .map(|(key, policy)| {
+            (
+                format!("local/{key}"),
+                (policy.as_ref(), policy.arn(partition, &account.account.id)),
+            )
+        });
     let page = paginate(
-        account
-            .policies
-            .iter()
-            .filter(|_| local)
-            .filter(|(_, policy)| policy.path.starts_with(prefix))
-            .filter(|(_, policy)| {
+        aws.chain(local)
+            .filter(|(_, (policy, _))| policy.path.starts_with(prefix))
+            .filter(|(_, (_, arn))| {
                 if !only_attached {
                     return true;
                 }
-                let (attached, boundaries) = usage.get(&policy.arn(partition, &account.account.id));
+                let (attached, boundaries) = usage.get(arn);
                 match usage_filter {
                     Some("PermissionsPolicy") => attached > 0,
                     Some("PermissionsBoundary") => boundaries > 0,
@@ -212,16 +279,8 @@ async fn list_policies(call: Call) -> Result<XmlResult, ApiError> {
         &page_request,
     );
     Ok(XmlResult::build(|w| {
-        w.list("Policies", &page.items, |w, policy| {
-            render::managed_policy(
-                w,
-                "member",
-                policy,
-                account,
-                &usage,
-                partition,
-                View::Listed,
-            );
+        w.list("Policies", &page.items, |w, (policy, arn)| {
+            render::managed_policy(w, "member", policy, arn, &usage, View::Listed);
         });
         page.write_tail(w);
     }))
@@ -230,7 +289,7 @@ async fn list_policies(call: Call) -> Result<XmlResult, ApiError> {
 async fn delete_policy(call: Call) -> Result<XmlResult, ApiError> {
     let arn = call.required("PolicyArn")?.to_owned();
     call.authorize(&arn)?;
-    let (policy, canonical) = find(&call, &arn)?;
+    let (policy, canonical) = find_local(&call, &arn)?;
     let (attached, boundaries) = PolicyUsage::of(call.account()?).get(&canonical);
     if attached + boundaries > 0 {
         return Err(errors::delete_conflict("attachments"));
@@ -251,7 +310,7 @@ async fn create_policy_version(call: Call) -> Result<XmlResult, ApiError> {
     let document = call.required("PolicyDocument")?.to_owned();
     let set_as_default = call.bool("SetAsDefault").unwrap_or(false);
     call.authorize(&arn)?;
-    let (policy, canonical) = find(&call, &arn)?;
+    let (policy, canonical) = find_local(&call, &arn)?;
     if policy.versions.len() >= limits::VERSIONS_PER_POLICY {
         return Err(errors::quota(
             "VersionsPerPolicy",
@@ -337,7 +396,7 @@ async fn delete_policy_version(call: Call) -> Result<XmlResult, ApiError> {
     let arn = call.required("PolicyArn")?.to_owned();
     let version_id = call.required("VersionId")?.to_owned();
     call.authorize(&arn)?;
-    let (policy, canonical) = find(&call, &arn)?;
+    let (policy, canonical) = find_local(&call, &arn)?;
     let version = version_number(&version_id)
         .filter(|number| policy.versions.contains_key(number))
         .ok_or_else(|| errors::no_such_version(&arn, &version_id))?;
@@ -357,7 +416,7 @@ async fn set_default_policy_version(call: Call) -> Result<XmlResult, ApiError> {
     let arn = call.required("PolicyArn")?.to_owned();
     let version_id = call.required("VersionId")?.to_owned();
     call.authorize(&arn)?;
-    let (policy, canonical) = find(&call, &arn)?;
+    let (policy, canonical) = find_local(&call, &arn)?;
     let version = version_number(&version_id)
         .filter(|number| policy.versions.contains_key(number))
         .ok_or_else(|| errors::no_such_version(&arn, &version_id))?;
@@ -374,7 +433,7 @@ async fn tag_policy(call: Call) -> Result<XmlResult, ApiError> {
     let arn = call.required("PolicyArn")?.to_owned();
     let tags = call.tags()?;
     call.authorize_tagging(&arn, &tags, &[], &[])?;
-    let (_, canonical) = find(&call, &arn)?;
+    let (_, canonical) = find_local(&call, &arn)?;
     call.write(Command::TagResource {
         account_id: *call.account_id(),
         target: TagTarget::Policy(canonical),
@@ -388,7 +447,7 @@ async fn untag_policy(call: Call) -> Result<XmlResult, ApiError> {
     let arn = call.required("PolicyArn")?.to_owned();
     let tag_keys = call.strings("TagKeys");
     call.authorize_tagging(&arn, &Tags::new(), &tag_keys, &[])?;
-    let (_, canonical) = find(&call, &arn)?;
+    let (_, canonical) = find_local(&call, &arn)?;
     call.write(Command::UntagResource {
         account_id: *call.account_id(),
         target: TagTarget::Policy(canonical),
@@ -508,7 +567,8 @@ fn attached_entry(account: &AccountConfig, call: &Call, arn: &str) -> (String, S
         .snapshot
         .policy_by_arn(arn)
         .filter(|(owner, _)| owner.account.id == account.account.id)
-        .map(|(_, policy)| policy);
+        .map(|(_, policy)| policy)
+        .or_else(|| call.snapshot.aws_managed_policy(arn));
     let name = policy.map_or_else(
         || arn.rsplit('/').next().unwrap_or(arn).to_owned(),
         |policy| policy.name.clone(),

@@ -167,22 +167,22 @@ impl<'a> PolicyUsage<'a> {
     }
 }
 
-/// A managed `Policy` structure named `element`.
+/// A managed `Policy` structure named `element`, for the policy whose
+/// canonical ARN is `arn` (the account's own or an AWS managed one; usage
+/// counts are the caller's account's, as AWS reports them for both).
 pub(super) fn managed_policy(
     w: &mut ResultWriter,
     element: &str,
     policy: &ManagedPolicy,
-    account: &AccountConfig,
+    arn: &str,
     usage: &PolicyUsage<'_>,
-    partition: &Partition,
     view: View,
 ) {
-    let arn = policy.arn(partition, &account.account.id);
-    let (attached, boundaries) = usage.get(&arn);
+    let (attached, boundaries) = usage.get(arn);
     w.structure(element, |w| {
         w.text("PolicyName", &policy.name)
             .text("PolicyId", &policy.policy_id)
-            .text("Arn", &arn)
+            .text("Arn", arn)
             .text("Path", &policy.path)
             .text("DefaultVersionId", &version_id(policy.default_version))
             .integer("AttachmentCount", count(attached))

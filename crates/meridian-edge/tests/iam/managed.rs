@@ -2,6 +2,15 @@
 
 use crate::support::{Harness, Params, READ_S3, TRUST, url_decode};
 
+/// The built-in AWS managed policies, as `ListPolicies` orders them.
+const AWS_MANAGED: [&str; 5] = [
+    "AdministratorAccess",
+    "IAMFullAccess",
+    "IAMReadOnlyAccess",
+    "PowerUserAccess",
+    "ReadOnlyAccess",
+];
+
 const V2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::bucket/*"}]}"#;
 
 async fn create_policy(h: &Harness, name: &str, path: &str) -> String {
@@ -105,10 +114,17 @@ async fn policy_lifecycle_and_listing() {
     let names = |reply: &crate::support::Reply| {
         reply.texts("ListPoliciesResult/Policies/member/PolicyName")
     };
+    // Scope=All (the default) lists AWS's managed policies first.
+    let all: Vec<&str> = AWS_MANAGED
+        .iter()
+        .copied()
+        .chain(["read", "write"])
+        .collect();
     let cases: &[(Params<'_>, &[&str])] = &[
-        (&[], &["read", "write"]),
+        (&[], &all),
+        (&[("Scope", "All")], &all),
         (&[("Scope", "Local")], &["read", "write"]),
-        (&[("Scope", "AWS")], &[]),
+        (&[("Scope", "AWS")], &AWS_MANAGED),
         (&[("PathPrefix", "/data/")], &["read"]),
         (&[("OnlyAttached", "true")], &["write"]),
         (
@@ -118,7 +134,8 @@ async fn policy_lifecycle_and_listing() {
             ],
             &[],
         ),
-        (&[("MaxItems", "1")], &["read"]),
+        (&[("MaxItems", "1")], &["AdministratorAccess"]),
+        (&[("Scope", "Local"), ("MaxItems", "1")], &["read"]),
     ];
     for (params, expected) in cases {
         let listed = h.admin("ListPolicies", params).await.ok();
@@ -129,14 +146,22 @@ async fn policy_lifecycle_and_listing() {
                 .is_none()
         );
     }
-    let first = h.admin("ListPolicies", &[("MaxItems", "1")]).await.ok();
-    let marker = first.get("ListPoliciesResult/Marker");
-    let second = h
-        .admin("ListPolicies", &[("MaxItems", "1"), ("Marker", &marker)])
-        .await
-        .ok();
-    assert_eq!(names(&second), ["write"]);
-    assert_eq!(second.get("ListPoliciesResult/IsTruncated"), "false");
+    // Paging runs from AWS's policies into the account's own.
+    let mut seen = Vec::new();
+    let mut marker = None;
+    loop {
+        let mut params = vec![("MaxItems", "2")];
+        if let Some(marker) = marker.as_deref() {
+            params.push(("Marker", marker));
+        }
+        let page = h.admin("ListPolicies", &params).await.ok();
+        seen.extend(names(&page));
+        if page.get("ListPoliciesResult/IsTruncated") == "false" {
+            break;
+        }
+        marker = Some(page.get("ListPoliciesResult/Marker"));
+    }
+    assert_eq!(seen, all);
 
     // Tags of a policy.
     h.admin(
@@ -501,7 +526,7 @@ async fn managed_policy_errors() {
         "A".repeat(6200)
     );
     let missing = "arn:aws:iam::123456789012:policy/missing";
-    let aws_managed = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let aws_missing = "arn:aws:iam::aws:policy/NoSuchManagedPolicy";
     let cases: &[(&str, Params<'_>, u16, &str, Option<&str>)] = &[
         (
             "CreatePolicy",
@@ -563,10 +588,12 @@ async fn managed_policy_errors() {
         ),
         (
             "AttachUserPolicy",
-            &[("UserName", "admin"), ("PolicyArn", aws_managed)],
+            &[("UserName", "admin"), ("PolicyArn", aws_missing)],
             404,
             "NoSuchEntity",
-            None,
+            Some(
+                "Policy arn:aws:iam::aws:policy/NoSuchManagedPolicy does not exist or is not attachable.",
+            ),
         ),
         (
             "AttachRolePolicy",

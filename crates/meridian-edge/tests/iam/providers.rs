@@ -611,10 +611,16 @@ async fn accounts_are_isolated() {
         users.texts("ListUsersResult/Users/member/UserName"),
         ["root-admin"]
     );
-    // A policy of another account is neither readable nor attachable.
-    h.call(&other, "GetPolicy", &[("PolicyArn", &policy)])
+    // A policy of another account is neither readable nor attachable: IAM
+    // reaches only the caller's account, whatever its policies allow.
+    let message = h
+        .call(&other, "GetPolicy", &[("PolicyArn", &policy)])
         .await
-        .expect_error(404, "NoSuchEntity");
+        .expect_error(403, "AccessDenied");
+    assert!(
+        message.contains("because no resource-based policy allows the iam:GetPolicy action"),
+        "{message}"
+    );
     let attach = h
         .call(
             &other,

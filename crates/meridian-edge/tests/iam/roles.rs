@@ -465,7 +465,7 @@ async fn role_tags_and_boundary() {
                 ("RoleName", "tagged"),
                 (
                     "PermissionsBoundary",
-                    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                    "arn:aws:iam::aws:policy/NoSuchManagedPolicy",
                 ),
             ],
         )
