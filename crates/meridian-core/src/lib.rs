@@ -19,6 +19,7 @@ pub mod arn;
 pub mod config;
 pub mod ids;
 pub mod keyring;
+pub mod oidc;
 pub mod policy;
 pub mod principal;
 pub mod rand;

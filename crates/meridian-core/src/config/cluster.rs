@@ -21,8 +21,31 @@ use crate::time::Timestamp;
 pub enum KeyPurpose {
     /// Seals and opens session tokens (a symmetric data key).
     SessionToken,
-    /// Signs JWTs for `GetWebIdentityToken` (an asymmetric key pair).
+    /// Signs `RS256` JWTs for `GetWebIdentityToken` (an RSA-2048 key pair).
     JwtSigning,
+    /// Signs `ES384` JWTs for `GetWebIdentityToken` (a P-384 key pair). One
+    /// purpose per algorithm, so each has exactly one active key and rotates
+    /// on its own with the same commands and planner as the others.
+    JwtSigningEs384,
+}
+
+impl KeyPurpose {
+    /// Every purpose: what the rotation task walks.
+    pub const ALL: [KeyPurpose; 3] = [
+        KeyPurpose::SessionToken,
+        KeyPurpose::JwtSigning,
+        KeyPurpose::JwtSigningEs384,
+    ];
+
+    /// The algorithm recorded for keys of this purpose (`KeyRecord::algorithm`;
+    /// for JWT keys, the JOSE `alg`).
+    pub fn algorithm(self) -> &'static str {
+        match self {
+            KeyPurpose::SessionToken => "AES-256-GCM",
+            KeyPurpose::JwtSigning => "RS256",
+            KeyPurpose::JwtSigningEs384 => "ES384",
+        }
+    }
 }
 
 /// Where a key is in its lifecycle.

@@ -270,10 +270,13 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
-    /// The URL without its scheme and trailing `/`, as the ARN writes it.
+    /// The URL without its scheme and trailing `/`, as the ARN writes it
+    /// (`http://` only for loopback development issuers, see
+    /// `crate::oidc::issuer`).
     pub fn resource(&self) -> &str {
         self.url
             .strip_prefix("https://")
+            .or_else(|| self.url.strip_prefix("http://"))
             .unwrap_or(&self.url)
             .trim_end_matches('/')
     }

@@ -65,6 +65,7 @@ pub(crate) fn purpose_to_pb(purpose: KeyPurpose) -> i32 {
     match purpose {
         KeyPurpose::SessionToken => pb::KeyPurpose::SessionToken as i32,
         KeyPurpose::JwtSigning => pb::KeyPurpose::JwtSigning as i32,
+        KeyPurpose::JwtSigningEs384 => pb::KeyPurpose::JwtSigningEs384 as i32,
     }
 }
 
@@ -72,6 +73,7 @@ pub(crate) fn purpose_from_pb(value: i32) -> Result<KeyPurpose, DecodeError> {
     match pb::KeyPurpose::try_from(value) {
         Ok(pb::KeyPurpose::SessionToken) => Ok(KeyPurpose::SessionToken),
         Ok(pb::KeyPurpose::JwtSigning) => Ok(KeyPurpose::JwtSigning),
+        Ok(pb::KeyPurpose::JwtSigningEs384) => Ok(KeyPurpose::JwtSigningEs384),
         _ => Err(DecodeError::invalid(
             "KeyPurpose",
             format!("unknown value {value}"),
