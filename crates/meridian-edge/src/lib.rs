@@ -28,6 +28,7 @@ pub mod auth;
 pub mod authz;
 pub mod decode;
 pub mod error;
+pub mod federation;
 pub mod iam;
 pub mod layers;
 pub mod model;

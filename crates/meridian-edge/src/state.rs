@@ -397,6 +397,9 @@ struct Inner {
     rate_limiter: KeyedRateLimiter,
     policies: PolicyCache,
     observability: EdgeObservability,
+    /// Web-identity federation (JWKS source, settings), installed once by
+    /// the server; the default refuses retryably (`crate::federation`).
+    federation: std::sync::OnceLock<crate::federation::Federation>,
 }
 
 impl EdgeState {
@@ -418,6 +421,7 @@ impl EdgeState {
                 rate_limiter,
                 policies: PolicyCache::new(),
                 observability,
+                federation: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -496,6 +500,22 @@ impl EdgeState {
     /// Compiled policies, cached by document.
     pub fn policies(&self) -> &PolicyCache {
         &self.inner.policies
+    }
+
+    /// Installs the node's federation settings (once; a second call gives
+    /// them back). Without it, web-identity calls fail retryably.
+    pub fn install_federation(
+        &self,
+        federation: crate::federation::Federation,
+    ) -> Result<(), crate::federation::Federation> {
+        self.inner.federation.set(federation)
+    }
+
+    /// The federation settings (the refusing default until installed).
+    pub fn federation(&self) -> &crate::federation::Federation {
+        self.inner
+            .federation
+            .get_or_init(crate::federation::Federation::default)
     }
 }
 

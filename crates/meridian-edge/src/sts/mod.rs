@@ -30,6 +30,7 @@
 
 mod assume_role;
 mod tokens;
+mod web_identity;
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
@@ -78,6 +79,11 @@ pub fn register(table: &mut HandlerTable) -> Result<(), UnknownOperation> {
             Service::Sts,
             "GetFederationToken",
             sync(tokens::get_federation_token),
+        )?
+        .register(
+            Service::Sts,
+            "AssumeRoleWithWebIdentity",
+            web_identity::assume_role_with_web_identity,
         )?;
     Ok(())
 }
