@@ -18,4 +18,6 @@ step "cargo test --doc"
 cargo test --workspace --doc --locked --quiet
 step "compatibility suite (meridian dev driven by pinned boto3 and aws CLI)"
 bash tests/compat/run.sh
+step "deploy manifests (kustomize overlays against the Kubernetes schemas, compose file, configure step)"
+bash tests/deploy/validate.sh
 step "all checks passed"
