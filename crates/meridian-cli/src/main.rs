@@ -36,6 +36,10 @@ enum Command {
         config: PathBuf,
     },
     /// Runs a local multi-region cluster (one process per node) in the foreground.
+    ///
+    /// Its nodes accept loopback OIDC issuers (`http://127.0.0.1:PORT`) for
+    /// AssumeRoleWithWebIdentity (`[federation] allow_loopback_issuers`),
+    /// which production configurations never set by default.
     Dev(DevArgs),
     /// Administers a cluster over its Admin gRPC API.
     Admin(AdminArgs),

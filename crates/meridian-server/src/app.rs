@@ -182,6 +182,7 @@ impl App {
             readiness: readiness.clone(),
             limits,
         });
+        crate::federation::install(&edge, &config, node.snapshot(), Arc::clone(&clock))?;
 
         let bootstrap = bootstrap_plan(&config, secrets.admin);
         Ok(App {

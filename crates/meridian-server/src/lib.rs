@@ -23,6 +23,7 @@
 pub mod app;
 pub mod bootstrap;
 pub mod config;
+pub mod federation;
 pub mod kek;
 pub mod random;
 pub mod readiness;

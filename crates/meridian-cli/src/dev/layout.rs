@@ -244,6 +244,14 @@ pub fn node_config(plan: &ClusterPlan, node: &NodePlan, admin_file: Option<&Path
             file: Some(node.data_dir.join(KEK_FILE)),
             env: None,
         },
+        // Development clusters accept loopback OIDC issuers
+        // (`http://127.0.0.1:PORT`, names resolving to loopback), so a local
+        // IdP works with AssumeRoleWithWebIdentity; `meridian serve` configs
+        // never get this unless an operator writes it.
+        federation: meridian_server::config::federation::RawFederation {
+            allow_loopback_issuers: Some(true),
+            ..Default::default()
+        },
         ..RawConfig::default()
     }
 }

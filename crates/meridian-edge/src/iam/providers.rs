@@ -108,6 +108,12 @@ fn check_thumbprints(thumbprints: &[String]) -> Result<(), ApiError> {
 async fn create_oidc(call: Call) -> Result<XmlResult, ApiError> {
     let url = call.required("Url")?.to_owned();
     refuse_unsupported(&call, &["ContextProvider", "IdentityCenterInstanceArn"])?;
+    // Loopback HTTP issuers only on nodes configured for them (development).
+    if url.starts_with("http://") && !call.request.state.federation().allow_loopback_http_issuers {
+        return Err(errors::invalid_input(
+            "Invalid Open ID Connect Provider URL",
+        ));
+    }
     let resource = limits::check_oidc_url(&url).map_err(config_invalid)?;
     let arn = call.arn("oidc-provider/", "", &resource);
     let tags = call.tags()?;

@@ -54,6 +54,7 @@
 //! change (e.g. 5000 ms).
 
 pub mod env;
+pub mod federation;
 pub mod error;
 pub mod raw;
 
@@ -114,6 +115,8 @@ pub struct Config {
     pub edge_limits: EdgeLimits,
     /// Limits of the edge's connection handling.
     pub serve: ServeConfig,
+    /// Web-identity federation (`[federation]`).
+    pub federation: federation::FederationConfig,
 }
 
 /// A listener: where to bind and the URL others use.
@@ -302,6 +305,7 @@ impl Checker<'_> {
         );
         let (edge_limits, serve) = self.limits(raw, shutdown_grace_period);
         let cluster = self.cluster(raw, node_id, region.as_deref(), grpc.as_ref());
+        let federation = self.federation(&raw.federation);
         Some(Config {
             node_id: node_id?,
             region: region?,
@@ -316,6 +320,7 @@ impl Checker<'_> {
             shutdown_grace_period: shutdown_grace_period?,
             edge_limits: edge_limits?,
             serve: serve?,
+            federation: federation?,
         })
     }
 

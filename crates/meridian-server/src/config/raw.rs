@@ -53,6 +53,9 @@ pub struct RawConfig {
     /// Request limits of the edge.
     #[serde(default, skip_serializing_if = "is_default")]
     pub limits: RawLimits,
+    /// Web-identity federation.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub federation: super::federation::RawFederation,
 }
 
 /// `[http]`.
