@@ -21,8 +21,9 @@
 //! node 1 ── Raft initialised, a leader elected (any node; writes forward)
 //!   └─ bootstrap task: for each step not yet visible in the applied snapshot
 //!        SetPartition → CreateRegion × n → StageKey(1) → ActivateKey(1)
-//!        → CreateAccount → CreatePolicy AdministratorAccess (Allow * on *)
-//!        → CreateUser admin → AttachPolicy → CreateAccessKey (secret sealed under the KEK)
+//!        → CreateAccount → CreateUser admin
+//!        → AttachPolicy arn:{partition}:iam::aws:policy/AdministratorAccess
+//!        → CreateAccessKey (secret sealed under the KEK)
 //!   └─ every step applied: the file is deleted (the credentials now live,
 //!      sealed, only in the replicated state)
 //! ```
@@ -37,11 +38,15 @@
 //! key. A cluster bootstrapped without an administrator file still gets its
 //! partition, regions and first key, from its lowest-id initial member.
 //!
-//! The managed policy is a customer managed policy named
-//! `AdministratorAccess` in the bootstrapped account
-//! (`arn:{partition}:iam::{account}:policy/AdministratorAccess`) with AWS's
-//! document for the AWS managed policy of that name; the replicated model has
-//! no AWS-owned (`arn:aws:iam::aws:policy/…`) policies.
+//! The administrator gets the AWS managed policy `AdministratorAccess`
+//! (`arn:{partition}:iam::aws:policy/AdministratorAccess`, from core's
+//! built-in catalogue `meridian_core::config::aws_managed`), as the design's
+//! contract says. Clusters bootstrapped by earlier releases attached a
+//! customer managed copy (`arn:{partition}:iam::{account}:policy/AdministratorAccess`)
+//! instead; they keep working unchanged (their bootstrap finished and its
+//! file is gone). A bootstrap an earlier release left half-done resumes
+//! with the AWS managed attachment: its step has a label of its own
+//! (`admin/attach-aws-managed`), hence a request id no earlier step used.
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -53,6 +58,7 @@ use std::time::Duration;
 
 use aws_lc_rs::digest;
 use meridian_core::arn::Partition;
+use meridian_core::config::aws_managed;
 use meridian_core::config::cluster::{KeyPurpose, KeyState};
 use meridian_core::config::command::{Command, ConfigRequest, PolicyHolder, RequestId};
 use meridian_core::config::model::SealedBytes;
@@ -68,11 +74,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-/// The name of the administrator's managed policy.
+/// The name of the administrator's (AWS managed) policy.
 pub const ADMIN_POLICY_NAME: &str = "AdministratorAccess";
-/// AWS's document for `AdministratorAccess`: allow every action on everything.
-pub const ADMIN_POLICY_DOCUMENT: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 /// The algorithm name recorded for session-token data keys.
 pub const DATA_KEY_ALGORITHM: &str = "AES-256-GCM";
 /// The bootstrap file's format version.
@@ -498,17 +501,6 @@ fn admin_command<R: RandomSource>(
             account_id,
             name: admin.account_name.clone(),
         },
-        "admin/policy" => Command::CreatePolicy {
-            account_id,
-            policy_name: String::from(ADMIN_POLICY_NAME),
-            path: String::from("/"),
-            policy_id: UniqueId::generate(UniqueIdKind::ManagedPolicy, ctx.rng)
-                .map_err(|e| crypto(&e))?
-                .to_string(),
-            document: String::from(ADMIN_POLICY_DOCUMENT),
-            description: String::from("Provides full access to every action on every resource"),
-            tags: Default::default(),
-        },
         "admin/user" => Command::CreateUser {
             account_id,
             user_name: admin.user_name.clone(),
@@ -519,10 +511,10 @@ fn admin_command<R: RandomSource>(
             permissions_boundary: None,
             tags: Default::default(),
         },
-        "admin/attach" => Command::AttachPolicy {
+        "admin/attach-aws-managed" => Command::AttachPolicy {
             account_id,
             holder: PolicyHolder::User(admin.user_name.clone()),
-            policy_arn: admin_policy_arn(&plan.partition, &account_id),
+            policy_arn: admin_policy_arn(&plan.partition),
         },
         _ => {
             let sealed = seal_access_key_secret(
@@ -555,9 +547,13 @@ pub fn seal_access_key_secret<R: RandomSource + ?Sized>(
         .map_err(|e| BootstrapError::Crypto(e.to_string()))
 }
 
-/// `arn:{partition}:iam::{account}:policy/AdministratorAccess`.
-pub fn admin_policy_arn(partition: &Partition, account_id: &AccountId) -> String {
-    format!("arn:{partition}:iam::{account_id}:policy/{ADMIN_POLICY_NAME}")
+/// `arn:{partition}:iam::aws:policy/AdministratorAccess`, the AWS managed
+/// policy the administrator gets.
+pub fn admin_policy_arn(partition: &Partition) -> String {
+    format!(
+        "arn:{partition}:iam::{}:policy/{ADMIN_POLICY_NAME}",
+        aws_managed::AWS_ACCOUNT
+    )
 }
 
 /// The steps in order.
@@ -569,9 +565,8 @@ fn labels(plan: &BootstrapPlan) -> Vec<String> {
     if plan.admin.is_some() {
         for label in [
             "account",
-            "admin/policy",
             "admin/user",
-            "admin/attach",
+            "admin/attach-aws-managed",
             "admin/access-key",
         ] {
             labels.push(String::from(label));
@@ -607,11 +602,10 @@ fn still_needed(plan: &BootstrapPlan, snapshot: &ConfigSnapshot, label: &str) ->
             let user = account.and_then(|a| a.user(&admin.user_name));
             match admin_step {
                 "account" => account.is_none(),
-                "admin/policy" => account.is_none_or(|a| a.policy(ADMIN_POLICY_NAME).is_none()),
                 "admin/user" => user.is_none(),
-                "admin/attach" => user.is_none_or(|u| {
+                "admin/attach-aws-managed" => user.is_none_or(|u| {
                     !u.attached_policies
-                        .contains(&admin_policy_arn(snapshot.partition(), &admin.account_id))
+                        .contains(&admin_policy_arn(snapshot.partition()))
                 }),
                 _ => snapshot.access_key(admin.access_key_id.as_str()).is_none(),
             }

@@ -140,9 +140,8 @@ async fn bootstraps_cluster_and_administrator_then_nothing_more() {
             "data-key/stage",
             "data-key/activate",
             "account",
-            "admin/policy",
             "admin/user",
-            "admin/attach",
+            "admin/attach-aws-managed",
             "admin/access-key",
         ]
     );
@@ -157,19 +156,23 @@ async fn bootstraps_cluster_and_administrator_then_nothing_more() {
     let account = snapshot
         .account(&admin.account_id)
         .unwrap_or_else(|| panic!("no account"));
-    let policy = account
-        .policy(ADMIN_POLICY_NAME)
-        .unwrap_or_else(|| panic!("no policy"));
-    let document = &policy.versions[&policy.default_version].document;
-    assert_eq!(document.as_str(), ADMIN_POLICY_DOCUMENT);
+    // No customer managed copy: the AWS managed policy, allowing everything.
+    assert!(account.policy(ADMIN_POLICY_NAME).is_none());
     let user = account.user("admin").unwrap_or_else(|| panic!("no user"));
-    assert!(
-        user.attached_policies.contains(&format!(
-            "arn:aws:iam::{}:policy/AdministratorAccess",
-            admin.account_id
-        )),
+    let attached = "arn:aws:iam::aws:policy/AdministratorAccess";
+    assert_eq!(
+        user.attached_policies.iter().collect::<Vec<_>>(),
+        [attached],
         "{:?}",
         user.attached_policies
+    );
+    let policy = snapshot
+        .managed_policy(attached)
+        .unwrap_or_else(|| panic!("no AWS managed policy"));
+    let document = &policy.versions[&policy.default_version].document;
+    assert_eq!(
+        document.as_str(),
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#
     );
     // The replicated secret opens, under the KEK, to the file's secret.
     let entry = snapshot
