@@ -181,6 +181,21 @@ impl JwksFetcher {
         })
     }
 
+    /// Seeds the cache with `jwks` for `issuer`, fresh for `ttl` (benches,
+    /// tests, and pre-loading a provider whose keys are known out of band).
+    pub fn prime(&self, issuer: &str, jwks: Jwks, ttl: Duration) {
+        let now = self.clock.now();
+        self.store(
+            issuer,
+            Entry {
+                jwks: Some(Arc::new(jwks)),
+                fresh_until: now.plus_millis(millis(ttl)),
+                attempted_at: now,
+                failure: None,
+            },
+        );
+    }
+
     /// TCP connections attempted so far (tests assert on it).
     pub fn connections(&self) -> u64 {
         self.client.connections()

@@ -171,6 +171,23 @@ fn is_host_like(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'/' | b'_'))
 }
 
+/// An OIDC provider's ARN resource: host-like, with an optional `:port`
+/// after the host for the loopback development issuers of
+/// `crate::oidc::issuer` (`127.0.0.1:8080/realm`).
+fn is_oidc_provider_resource(text: &str) -> bool {
+    let (authority, path) = text.split_once('/').unwrap_or((text, ""));
+    let host = match authority.split_once(':') {
+        Some((host, port)) => {
+            if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            host
+        }
+        None => authority,
+    };
+    is_host_like(host) && (path.is_empty() || is_host_like(path))
+}
+
 fn compile_aws(value: &str) -> Result<AwsPrincipal, PolicyError> {
     if is_account_id(value) {
         return Ok(AwsPrincipal::Account(Box::from(value)));
@@ -228,7 +245,7 @@ fn compile_federated(value: &str) -> Result<Box<str>, PolicyError> {
                         .is_some_and(is_iam_name_text)
                         || resource
                             .strip_prefix("oidc-provider/")
-                            .is_some_and(is_host_like))
+                            .is_some_and(is_oidc_provider_resource))
             }
             _ => false,
         }

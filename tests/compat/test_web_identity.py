@@ -1,0 +1,296 @@
+"""AssumeRoleWithWebIdentity against `meridian dev` with a real OIDC issuer.
+
+The test starts a tiny issuer on 127.0.0.1 (http.server in a thread): an RSA
+and a P-256 key, `/.well-known/openid-configuration` and `/jwks.json`, every
+request counted. Tokens are signed with PyJWT (pinned in requirements.txt,
+with `cryptography`). The issuer is registered with
+`aws iam create-open-id-connect-provider` (dev nodes allow loopback HTTP
+issuers: `[federation] allow_loopback_issuers`, set by `meridian dev`), and
+roles trust it through `Federated` with `{issuer}:sub`/`:aud`/`:amr`
+conditions. A second issuer that is *not* registered proves that nothing is
+ever fetched for an unregistered `iss`."""
+
+import http.server
+import json
+import threading
+import time
+import uuid
+
+import jwt
+import pytest
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+CLIENT = "compat-client"
+WAIT = 15
+
+
+class Issuer:
+    """A local OIDC issuer: keys, discovery, JWKS, request counter."""
+
+    def __init__(self):
+        self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.ec = ec.generate_private_key(ec.SECP256R1())
+        rsa_jwk = json.loads(RSAAlgorithm.to_jwk(self.rsa.public_key()))
+        ec_jwk = json.loads(ECAlgorithm.to_jwk(self.ec.public_key()))
+        rsa_jwk.update(kid="rsa-1", use="sig")
+        ec_jwk.update(kid="ec-1", use="sig")
+        self.jwks = {"keys": [rsa_jwk, ec_jwk]}
+        self.requests = []
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                issuer.requests.append(self.path)
+                if self.path == "/.well-known/openid-configuration":
+                    body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/jwks.json"}
+                elif self.path == "/jwks.json":
+                    body = issuer.jwks
+                else:
+                    self.send_error(404)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.send_header("cache-control", "max-age=300")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def resource(self):
+        return self.url[len("http://"):]
+
+    def token(self, alg="RS256", kid="rsa-1", **claims):
+        now = int(time.time())
+        body = {
+            "iss": self.url,
+            "sub": "user-42",
+            "aud": CLIENT,
+            "iat": now - 5,
+            "exp": now + 600,
+            "amr": ["pwd", "mfa"],
+        }
+        body.update(claims)
+        key = self.rsa if alg.startswith("RS") else self.ec
+        return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def issuer(aws_cli, admin):
+    issuer = Issuer()
+    created = aws_cli(
+        "iam",
+        "create-open-id-connect-provider",
+        "--url",
+        issuer.url,
+        "--client-id-list",
+        CLIENT,
+        "other-client",
+    )
+    assert created.returncode == 0, created.stderr
+    arn = json.loads(created.stdout)["OpenIDConnectProviderArn"]
+    assert arn == f"arn:aws:iam::{admin['account_id']}:oidc-provider/{issuer.resource}"
+    issuer.arn = arn
+    yield issuer
+    aws_cli("iam", "delete-open-id-connect-provider", "--open-id-connect-provider-arn", arn)
+    issuer.stop()
+
+
+@pytest.fixture(scope="module")
+def stranger():
+    """An issuer nobody registered."""
+    stranger = Issuer()
+    yield stranger
+    stranger.stop()
+
+
+def web_role(iam, issuer, conditions, actions=("sts:AssumeRoleWithWebIdentity",)):
+    name = f"web-{uuid.uuid4().hex[:10]}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": issuer.arn},
+                "Action": list(actions),
+                "Condition": conditions,
+            }
+        ],
+    }
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    return role["Role"]["Arn"]
+
+
+def assume(sts_client, node, role_arn, token, **extra):
+    client = sts_client(node)
+    return client.assume_role_with_web_identity(
+        RoleArn=role_arn, RoleSessionName="web-compat", WebIdentityToken=token, **extra
+    )
+
+
+def eventually(action, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except (ClientError, AssertionError):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
+def error(call):
+    with pytest.raises(ClientError) as raised:
+        call()
+    response = raised.value.response
+    return (
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Code"],
+        response["Error"].get("Message", ""),
+    )
+
+
+def test_rs256_and_es256_in_every_region(issuer, iam_client, sts_client, nodes, admin):
+    iam = iam_client(nodes[0])
+    role_arn = web_role(
+        iam, issuer, {"StringEquals": {f"{issuer.resource}:aud": CLIENT}}
+    )
+    for node in nodes:
+        for token in (issuer.token(), issuer.token(alg="ES256", kid="ec-1")):
+            answer = eventually(lambda: assume(sts_client, node, role_arn, token))
+            assert answer["SubjectFromWebIdentityToken"] == "user-42"
+            assert answer["Audience"] == CLIENT
+            assert answer["Provider"] == issuer.arn
+            session = answer["AssumedRoleUser"]["Arn"]
+            assert session.endswith("/web-compat")
+            credentials = answer["Credentials"]
+            who = sts_client(
+                node,
+                credentials["AccessKeyId"],
+                credentials["SecretAccessKey"],
+                credentials["SessionToken"],
+            ).get_caller_identity()
+            assert who["Arn"] == session
+            assert who["Account"] == admin["account_id"]
+    # Keys are cached: far fewer fetches than calls (discovery + JWKS once
+    # per node, and a node's cache serves every later call).
+    assert issuer.requests.count("/jwks.json") <= len(nodes)
+
+
+def test_trust_conditions_on_claims(issuer, iam_client, sts_client, nodes):
+    iam = iam_client(nodes[0])
+    role_arn = web_role(
+        iam,
+        issuer,
+        {
+            "StringEquals": {f"{issuer.resource}:sub": "user-42"},
+            "ForAnyValue:StringEquals": {f"{issuer.resource}:amr": "mfa"},
+        },
+    )
+    node = nodes[0]
+    eventually(lambda: assume(sts_client, node, role_arn, issuer.token()))
+    status, code, message = error(
+        lambda: assume(sts_client, node, role_arn, issuer.token(sub="user-7"))
+    )
+    assert (status, code) == (403, "AccessDenied"), message
+    assert "Not authorized to perform sts:AssumeRoleWithWebIdentity" in message
+    status, code, _ = error(
+        lambda: assume(sts_client, node, role_arn, issuer.token(amr=["pwd"]))
+    )
+    assert (status, code) == (403, "AccessDenied")
+
+
+def test_session_tags_and_source_identity_from_claims(issuer, iam_client, sts_client, nodes):
+    iam = iam_client(nodes[0])
+    role_arn = web_role(
+        iam,
+        issuer,
+        {"StringEquals": {"aws:RequestTag/team": "blue"}},
+        actions=(
+            "sts:AssumeRoleWithWebIdentity",
+            "sts:TagSession",
+            "sts:SetSourceIdentity",
+        ),
+    )
+    claims = {
+        "https://aws.amazon.com/tags": {
+            "principal_tags": {"team": ["blue"], "project": ["unicorn"]},
+            "transitive_tag_keys": ["project"],
+        },
+        "https://aws.amazon.com/source_identity": "alice",
+    }
+    node = nodes[0]
+    answer = eventually(lambda: assume(sts_client, node, role_arn, issuer.token(**claims)))
+    assert answer["SourceIdentity"] == "alice"
+    assert "PackedPolicySize" in answer
+    claims["https://aws.amazon.com/tags"]["principal_tags"]["team"] = ["red"]
+    status, code, _ = error(
+        lambda: assume(sts_client, node, role_arn, issuer.token(**claims))
+    )
+    assert (status, code) == (403, "AccessDenied")
+
+
+def test_main_negatives(issuer, stranger, iam_client, sts_client, nodes):
+    iam = iam_client(nodes[0])
+    role_arn = web_role(iam, issuer, {})
+    node = nodes[0]
+    eventually(lambda: assume(sts_client, node, role_arn, issuer.token()))
+    now = int(time.time())
+    cases = [
+        ("expired", issuer.token(exp=now - 3600, iat=now - 7200), 400, "ExpiredTokenException"),
+        ("wrong audience", issuer.token(aud="someone-else"), 400, "InvalidIdentityToken"),
+        ("string exp", issuer.token(exp="never"), 400, "InvalidIdentityToken"),
+        ("unknown kid", issuer.token(kid="nope"), 400, "InvalidIdentityToken"),
+        (
+            "iss with a trailing slash",
+            issuer.token(iss=issuer.url + "/"),
+            400,
+            "InvalidIdentityToken",
+        ),
+        (
+            "alg none",
+            jwt.encode({"iss": issuer.url, "sub": "x", "aud": CLIENT, "iat": now, "exp": now + 60},
+                       None, algorithm="none"),
+            400,
+            "InvalidIdentityToken",
+        ),
+        (
+            "HS256 with the public JWK as secret",
+            jwt.encode(
+                {"iss": issuer.url, "sub": "x", "aud": CLIENT, "iat": now, "exp": now + 60},
+                json.dumps(issuer.jwks["keys"][0]).encode(),
+                algorithm="HS256",
+                headers={"kid": "rsa-1"},
+            ),
+            400,
+            "InvalidIdentityToken",
+        ),
+        (
+            "unregistered issuer",
+            stranger.token(),
+            400,
+            "InvalidIdentityToken",
+        ),
+    ]
+    for name, token, status, code in cases:
+        got = error(lambda: assume(sts_client, node, role_arn, token))
+        assert got[:2] == (status, code), (name, got)
+    assert stranger.requests == [], "an unregistered issuer was contacted"
+    expired_message = error(
+        lambda: assume(sts_client, node, role_arn, issuer.token(exp=now - 3600, iat=now - 7200))
+    )[2]
+    assert expired_message.startswith("Token expired: current date/time")
