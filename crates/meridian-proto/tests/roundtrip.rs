@@ -48,6 +48,11 @@ fn commands() -> Vec<Command> {
             account_id: a,
             global_endpoint_token_version: 2,
         },
+        Command::SetOutboundFederation {
+            account_id: a,
+            issuer_url: String::from("https://sts.example.com/oidc/0123abcd"),
+            enabled: true,
+        },
         Command::CreatePolicy {
             account_id: a,
             policy_name: String::from("Admin"),
@@ -416,7 +421,7 @@ fn every_command_round_trips_through_bytes() {
     let mut names: Vec<&str> = commands.iter().map(Command::name).collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), 49, "{names:?}");
+    assert_eq!(names.len(), 50, "{names:?}");
     for (n, command) in commands.into_iter().enumerate() {
         let request = request(u64::try_from(n).unwrap(), command);
         let bytes = pb::ConfigRequest::from(&request).encode_to_vec();

@@ -11,7 +11,7 @@ use crate::config::cluster::{KeyPurpose, KeyRecord, KeyState, Region, RegionStat
 use crate::config::command::{Command, Response};
 use crate::config::error::{ConfigError, EntityKind};
 use crate::config::limits;
-use crate::config::model::{Account, SealedBytes};
+use crate::config::model::{Account, OutboundFederation, SealedBytes};
 use crate::config::snapshot::{AccountConfig, ConfigSnapshot};
 use crate::time::Timestamp;
 
@@ -49,6 +49,7 @@ pub(crate) fn execute(
                 name: name.clone(),
                 created_at: now,
                 global_endpoint_token_version: 1,
+                outbound_federation: None,
             };
             Arc::make_mut(&mut view.accounts)
                 .insert(*account_id, Arc::new(AccountConfig::new(account)));
@@ -86,6 +87,33 @@ pub(crate) fn execute(
                 .ok_or_else(|| ConfigError::no_such(EntityKind::Account, account_id.as_str()))?;
             Arc::make_mut(account).account.global_endpoint_token_version =
                 *global_endpoint_token_version;
+            Ok(Response::Done)
+        }
+        Command::SetOutboundFederation {
+            account_id,
+            issuer_url,
+            enabled,
+        } => {
+            if issuer_url.is_empty() || issuer_url.len() > 512 {
+                return Err(ConfigError::invalid(
+                    "the issuer URL must be 1 to 512 characters",
+                ));
+            }
+            let accounts = Arc::make_mut(&mut view.accounts);
+            let account = accounts
+                .get_mut(account_id)
+                .ok_or_else(|| ConfigError::no_such(EntityKind::Account, account_id.as_str()))?;
+            let account = &mut Arc::make_mut(account).account;
+            match &mut account.outbound_federation {
+                Some(federation) => federation.enabled = *enabled,
+                None if *enabled => {
+                    account.outbound_federation = Some(OutboundFederation {
+                        issuer_url: issuer_url.clone(),
+                        enabled: true,
+                    });
+                }
+                None => {}
+            }
             Ok(Response::Done)
         }
         Command::StageKey {

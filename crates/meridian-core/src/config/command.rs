@@ -107,6 +107,17 @@ pub enum Command {
         /// Its id.
         account_id: AccountId,
     },
+    /// `EnableOutboundWebIdentityFederation` / `Disable…`. Enabling keeps an
+    /// issuer URL already recorded (`issuer_url` is used only the first
+    /// time); both are idempotent.
+    SetOutboundFederation {
+        /// The account.
+        account_id: AccountId,
+        /// The issuer URL to record if the account has none yet.
+        issuer_url: String,
+        /// Enable or disable.
+        enabled: bool,
+    },
     /// `SetSecurityTokenServicePreferences`.
     SetTokenServicePreferences {
         /// The account.
@@ -580,6 +591,7 @@ impl Command {
             Command::CreateAccount { .. } => "CreateAccount",
             Command::DeleteAccount { .. } => "DeleteAccount",
             Command::SetTokenServicePreferences { .. } => "SetTokenServicePreferences",
+            Command::SetOutboundFederation { .. } => "SetOutboundFederation",
             Command::CreateUser { .. } => "CreateUser",
             Command::UpdateUser { .. } => "UpdateUser",
             Command::DeleteUser { .. } => "DeleteUser",

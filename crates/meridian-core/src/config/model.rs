@@ -66,6 +66,20 @@ pub struct Account {
     pub created_at: Timestamp,
     /// `GlobalEndpointTokenVersion` (1 or 2), set by `SetSecurityTokenServicePreferences`.
     pub global_endpoint_token_version: u8,
+    /// Outbound web-identity federation (`EnableOutboundWebIdentityFederation`):
+    /// `None` until first enabled; the issuer URL stays when disabled, so
+    /// re-enabling keeps verifiers' configuration valid.
+    pub outbound_federation: Option<OutboundFederation>,
+}
+
+/// An account's outbound web-identity federation (`GetWebIdentityToken`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundFederation {
+    /// The account's issuer URL (`{base}/oidc/{id}`), chosen by the node that
+    /// first enabled it and fixed from then on.
+    pub issuer_url: String,
+    /// Whether tokens are vended (`JwtVendingEnabled`).
+    pub enabled: bool,
 }
 
 /// Status of a long-term access key.

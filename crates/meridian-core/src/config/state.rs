@@ -291,6 +291,7 @@ fn execute(
         | Command::CreateAccount { .. }
         | Command::DeleteAccount { .. }
         | Command::SetTokenServicePreferences { .. }
+        | Command::SetOutboundFederation { .. }
         | Command::StageKey { .. }
         | Command::ActivateKey { .. }
         | Command::DestroyKey { .. }

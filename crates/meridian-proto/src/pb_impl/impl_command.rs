@@ -179,6 +179,15 @@ impl From<&Command> for pb::Command {
                 account_id: account_id.as_str().to_owned(),
                 global_endpoint_token_version: u32::from(*global_endpoint_token_version),
             }),
+            Command::SetOutboundFederation {
+                account_id,
+                issuer_url,
+                enabled,
+            } => Kind::SetOutboundFederation(pb::SetOutboundFederation {
+                account_id: account_id.as_str().to_owned(),
+                issuer_url: issuer_url.clone(),
+                enabled: *enabled,
+            }),
             Command::CreateUser {
                 account_id,
                 user_name,
@@ -635,6 +644,11 @@ impl TryFrom<pb::Command> for Command {
                             "too large",
                         )
                     })?,
+            },
+            Kind::SetOutboundFederation(c) => Command::SetOutboundFederation {
+                account_id: id(&c.account_id)?,
+                issuer_url: c.issuer_url,
+                enabled: c.enabled,
             },
             Kind::CreateUser(c) => Command::CreateUser {
                 account_id: id(&c.account_id)?,

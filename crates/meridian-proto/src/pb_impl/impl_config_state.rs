@@ -189,6 +189,14 @@ fn account_to_pb(account: &AccountConfig) -> pb::AccountConfig {
             name: account.account.name.clone(),
             created_at_ms: millis(account.account.created_at),
             global_endpoint_token_version: u32::from(account.account.global_endpoint_token_version),
+            outbound_federation: account
+                .account
+                .outbound_federation
+                .as_ref()
+                .map(|federation| pb::OutboundFederation {
+                    issuer_url: federation.issuer_url.clone(),
+                    enabled: federation.enabled,
+                }),
         }),
         users: account
             .users
@@ -252,6 +260,12 @@ fn account_from_pb(account: pb::AccountConfig) -> Result<AccountConfig, DecodeEr
         global_endpoint_token_version: u8::try_from(header.global_endpoint_token_version).map_err(
             |_| DecodeError::invalid("Account.global_endpoint_token_version", "too large"),
         )?,
+        outbound_federation: header.outbound_federation.map(|federation| {
+            meridian_core::config::model::OutboundFederation {
+                issuer_url: federation.issuer_url,
+                enabled: federation.enabled,
+            }
+        }),
     });
     for user in account.users {
         let user = user_from_pb(user)?;
