@@ -12,11 +12,14 @@ import json
 import os
 import shutil
 import subprocess
+import time
+import uuid
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 #: How long one request may take before the test fails (seconds).
 REQUEST_TIMEOUT = 10
@@ -62,20 +65,26 @@ def env_sh(cluster) -> dict:
     return exported
 
 
-def client_config() -> Config:
+def client_config(validate=True) -> Config:
+    """No retries, bounded time; `validate=False` turns botocore's own
+    parameter checks off so that the server's answer to bad input is seen."""
     return Config(
         retries={"max_attempts": 1, "mode": "standard"},
         connect_timeout=REQUEST_TIMEOUT,
         read_timeout=REQUEST_TIMEOUT,
+        parameter_validation=validate,
     )
 
 
 @pytest.fixture(scope="session")
 def sts_client(admin):
-    """sts_client(node, **credentials) → a boto3 STS client for that node's
-    region and endpoint (the administrator's credentials by default)."""
+    """sts_client(node, **credentials, validate=True) → a boto3 STS client for
+    that node's region and endpoint (the administrator's credentials by
+    default); pass a credentials dict with **."""
 
-    def make(node, access_key_id=None, secret_access_key=None, session_token=None):
+    def make(
+        node, access_key_id=None, secret_access_key=None, session_token=None, validate=True
+    ):
         return boto3.session.Session().client(
             "sts",
             region_name=node["region"],
@@ -83,7 +92,7 @@ def sts_client(admin):
             aws_access_key_id=access_key_id or admin["access_key_id"],
             aws_secret_access_key=secret_access_key or admin["secret_access_key"],
             aws_session_token=session_token,
-            config=client_config(),
+            config=client_config(validate),
         )
 
     return make
@@ -93,7 +102,9 @@ def sts_client(admin):
 def iam_client(admin):
     """iam_client(node, **credentials) → a boto3 IAM client for that node."""
 
-    def make(node, access_key_id=None, secret_access_key=None, session_token=None):
+    def make(
+        node, access_key_id=None, secret_access_key=None, session_token=None, validate=True
+    ):
         return boto3.session.Session().client(
             "iam",
             region_name=node["region"],
@@ -101,7 +112,7 @@ def iam_client(admin):
             aws_access_key_id=access_key_id or admin["access_key_id"],
             aws_secret_access_key=secret_access_key or admin["secret_access_key"],
             aws_session_token=session_token,
-            config=client_config(),
+            config=client_config(validate),
         )
 
     return make
@@ -138,6 +149,196 @@ def aws_cli(env_sh):
         )
 
     return run
+
+
+#: How long a configuration write may take to reach every region on loopback.
+REPLICATION_WAIT = 10
+
+
+def unique(prefix: str) -> str:
+    """A name no other test (or earlier run) uses: tests are independent."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def error_of(raised) -> tuple:
+    """(HTTP status, code, message) of a botocore ClientError."""
+    response = raised.response
+    return (
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Code"],
+        response["Error"].get("Message", ""),
+    )
+
+
+def expect_error(call, status: int, code: str) -> str:
+    """Runs `call`, which must fail with `status` and `code`; returns the
+    message. A mismatch is an AssertionError, so `eventually` retries it."""
+    try:
+        answer = call()
+    except ClientError as raised:
+        got = error_of(raised)
+        assert got[:2] == (status, code), got
+        return got[2]
+    raise AssertionError(f"expected {status} {code}, got a success: {answer}")
+
+
+def eventually(action, timeout=REPLICATION_WAIT, retry_on=(ClientError, AssertionError)):
+    """Runs `action` until it returns without raising `retry_on`, for at most
+    `timeout` seconds (then the last failure propagates)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except retry_on:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+
+
+def trust_policy(*statements) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action, resource="*", **extra) -> dict:
+    statement = {"Effect": "Allow", "Action": action, "Resource": resource}
+    statement.update(extra)
+    return statement
+
+
+def policy(*statements) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+ALLOW_ALL = policy(allow("*"))
+
+
+def credentials_of(response: dict) -> dict:
+    """access_key_id/secret_access_key/session_token from an STS answer."""
+    credentials = response["Credentials"]
+    return {
+        "access_key_id": credentials["AccessKeyId"],
+        "secret_access_key": credentials["SecretAccessKey"],
+        "session_token": credentials["SessionToken"],
+    }
+
+
+class Cleanup:
+    """Undo actions registered by a test, run last-first when it ends, each
+    bounded by the clients' own timeouts; failures are collected and reported
+    after every action ran."""
+
+    def __init__(self):
+        self._actions = []
+
+    def add(self, action, *args, **kwargs):
+        self._actions.append((action, args, kwargs))
+
+    def run(self):
+        failures = []
+        while self._actions:
+            action, args, kwargs = self._actions.pop()
+            try:
+                action(*args, **kwargs)
+            except ClientError as error:
+                if error_of(error)[1] != "NoSuchEntity":
+                    failures.append(f"{getattr(action, '__name__', action)}: {error}")
+        return failures
+
+
+@pytest.fixture
+def cleanup():
+    """Register undo actions with cleanup.add(fn, *args); they run after the test."""
+    registry = Cleanup()
+    yield registry
+    failures = registry.run()
+    assert not failures, failures
+
+
+@pytest.fixture(scope="session")
+def admin_iam(iam_client, nodes):
+    """The administrator's IAM client on the first node."""
+    return iam_client(nodes[0])
+
+
+@pytest.fixture(scope="session")
+def account_id(admin) -> str:
+    return admin["account_id"]
+
+
+@pytest.fixture
+def make_user(admin_iam, cleanup):
+    """make_user(policy=None, name=None, tags=None) → (name, credentials dict):
+    a user with an access key and, optionally, an inline policy, deleted after
+    the test."""
+
+    def make(policy_document=None, name=None, tags=None, prefix="user"):
+        name = name or unique(prefix)
+        admin_iam.create_user(UserName=name, Tags=tags or [])
+        cleanup.add(delete_user, admin_iam, name)
+        if policy_document:
+            admin_iam.put_user_policy(
+                UserName=name, PolicyName="inline", PolicyDocument=policy_document
+            )
+        key = admin_iam.create_access_key(UserName=name)["AccessKey"]
+        return name, {
+            "access_key_id": key["AccessKeyId"],
+            "secret_access_key": key["SecretAccessKey"],
+        }
+
+    return make
+
+
+@pytest.fixture
+def make_role(admin_iam, cleanup, account_id):
+    """make_role(trust=None, policy=None, name=None, **create_args) → role ARN.
+    The default trust lets every principal of the account assume it."""
+
+    def make(trust=None, policy_document=None, name=None, prefix="role", **create_args):
+        name = name or unique(prefix)
+        trust = trust or trust_policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+            }
+        )
+        arn = admin_iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=trust, **create_args
+        )["Role"]["Arn"]
+        cleanup.add(delete_role, admin_iam, name)
+        if policy_document:
+            admin_iam.put_role_policy(
+                RoleName=name, PolicyName="inline", PolicyDocument=policy_document
+            )
+        return arn
+
+    return make
+
+
+def delete_user(iam, name):
+    """Deletes a user and everything attached to it."""
+    for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    for policy_name in iam.list_user_policies(UserName=name)["PolicyNames"]:
+        iam.delete_user_policy(UserName=name, PolicyName=policy_name)
+    for attached in iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]:
+        iam.detach_user_policy(UserName=name, PolicyArn=attached["PolicyArn"])
+    user = iam.get_user(UserName=name)["User"]
+    if "PermissionsBoundary" in user:
+        iam.delete_user_permissions_boundary(UserName=name)
+    iam.delete_user(UserName=name)
+
+
+def delete_role(iam, name):
+    """Deletes a role and everything attached to it."""
+    for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
+    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    role = iam.get_role(RoleName=name)["Role"]
+    if "PermissionsBoundary" in role:
+        iam.delete_role_permissions_boundary(RoleName=name)
+    iam.delete_role(RoleName=name)
 
 
 def raw_request(node, method, path, body=b"", headers=None):

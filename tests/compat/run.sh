@@ -37,6 +37,8 @@ else
     bin="$target_dir/debug/meridian"
 fi
 [ -x "$bin" ] || { log "no meridian binary at $bin"; exit 1; }
+# Tests that drive `meridian admin …` run the same binary.
+export MERIDIAN_EXECUTABLE="$bin"
 
 # --- the cluster ------------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/meridian-compat.XXXXXX")"

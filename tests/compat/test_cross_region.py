@@ -14,12 +14,13 @@ REPLICATION_WAIT = 10
 
 
 def eventually(action, what):
-    """Retries `action` while it raises ClientError, for at most REPLICATION_WAIT s."""
+    """Retries `action` while it raises ClientError or AssertionError, for at
+    most REPLICATION_WAIT s."""
     deadline = time.monotonic() + REPLICATION_WAIT
     while True:
         try:
             return action()
-        except ClientError:
+        except (ClientError, AssertionError):
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.1)
@@ -75,3 +76,45 @@ def test_credentials_minted_in_one_region_work_in_all(sts_client, nodes, role_ar
             node["region"],
             identity,
         )
+
+
+def test_cli_credentials_minted_in_each_region_work_in_the_others(aws_cli, nodes, role_arn):
+    """`aws sts assume-role` against each region's endpoint
+    (AWS_ENDPOINT_URL_STS), then `aws sts get-caller-identity` with those
+    credentials against every other region's endpoint."""
+
+    def region_env(node):
+        return {
+            "AWS_REGION": node["region"],
+            "AWS_DEFAULT_REGION": node["region"],
+            "AWS_ENDPOINT_URL_STS": node["http"],
+        }
+
+    role_name = role_arn.rsplit("/", 1)[1]
+    for minted_in in nodes:
+        session = f"cli-{minted_in['region']}"
+
+        def assume():
+            result = aws_cli(
+                "sts", "assume-role", "--role-arn", role_arn, "--role-session-name", session,
+                "--output", "json", env=region_env(minted_in),
+            )
+            assert result.returncode == 0, result.stderr
+            return json.loads(result.stdout)["Credentials"]
+
+        credentials = eventually(assume, "assume-role")
+        for used_in in nodes:
+            if used_in is minted_in:
+                continue
+            env = region_env(used_in)
+            env.update(
+                {
+                    "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+                    "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+                    "AWS_SESSION_TOKEN": credentials["SessionToken"],
+                }
+            )
+            result = aws_cli("sts", "get-caller-identity", "--output", "json", env=env)
+            assert result.returncode == 0, (minted_in["region"], used_in["region"], result.stderr)
+            identity = json.loads(result.stdout)
+            assert identity["Arn"].endswith(f":assumed-role/{role_name}/{session}"), identity

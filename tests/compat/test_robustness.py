@@ -1,14 +1,22 @@
 """Garbage at every node: bytes that are not HTTP, broken requests, unsigned
-and oversized ones, unknown actions. Each gets an answer (or a closed
-connection), and afterwards every node is still alive, ready and serving the
-administrator."""
+and oversized ones, unknown actions, garbage and tampered session tokens,
+wrong secrets, signatures 20 minutes off, duplicate, missing and invalid
+parameters. Each gets AWS's answer (or a closed connection), and afterwards
+every node is still alive, ready and serving the administrator (the last
+test of this module)."""
 
+import base64
+import datetime
 import os
+import re
 import socket
 
+import botocore.auth
+import botocore.credentials
 import pytest
+from botocore.awsrequest import AWSRequest
 
-from conftest import REQUEST_TIMEOUT, raw_request
+from conftest import REQUEST_TIMEOUT, credentials_of, expect_error, raw_request
 
 
 def send_bytes(node, payload: bytes) -> bytes:
@@ -119,6 +127,137 @@ def test_unknown_action_and_garbage_signature(nodes):
             },
         )
         assert 400 <= status < 500, (status, body)
+
+
+# ---------------------------------------------------------------------------
+# Bad credentials and signatures, through botocore
+
+
+def session_credentials(sts_client, node, make_role):
+    assumed = sts_client(node).assume_role(RoleArn=make_role(), RoleSessionName="robust")
+    return credentials_of(assumed)
+
+
+def flip(text: str, index: int) -> str:
+    """`text` with the character at `index` replaced by another of the same
+    alphabet (base64 stays base64)."""
+    replacement = "A" if text[index] != "A" else "B"
+    return text[:index] + replacement + text[index + 1:]
+
+
+def test_garbage_and_tampered_session_tokens(sts_client, nodes, make_role):
+    good = session_credentials(sts_client, nodes[0], make_role)
+    other = session_credentials(sts_client, nodes[0], make_role)
+    token = good["session_token"]
+    variants = {
+        "garbage": base64.b64encode(os.urandom(300)).decode(),
+        "not base64": "!!!" + token[3:],
+        "one byte flipped early": flip(token, 10),
+        "one byte flipped in the middle": flip(token, len(token) // 2),
+        "one byte flipped at the end": flip(token, len(token) - 2),
+        "truncated": token[:-8],
+        "extended": token + "AAAA",
+        "empty-ish": "A",
+        "another session's token": other["session_token"],
+    }
+    for node in nodes:
+        for what, bad in variants.items():
+            client = sts_client(node, **dict(good, session_token=bad))
+            message = expect_error(client.get_caller_identity, 403, "InvalidClientTokenId")
+            assert message.startswith("The security token included in the request is invalid"), (
+                what,
+                message,
+            )
+        # A long-term key with a session token attached.
+        client = sts_client(node, session_token=token)
+        expect_error(client.get_caller_identity, 403, "InvalidClientTokenId")
+        # An ASIA key without its token.
+        client = sts_client(node, access_key_id=good["access_key_id"], secret_access_key=good["secret_access_key"])
+        expect_error(client.get_caller_identity, 403, "InvalidClientTokenId")
+        # The right token with a wrong secret.
+        wrong = dict(good, secret_access_key=flip(good["secret_access_key"], 5))
+        expect_error(sts_client(node, **wrong).get_caller_identity, 403, "SignatureDoesNotMatch")
+        # And the good one still works.
+        sts_client(node, **good).get_caller_identity()
+
+
+@pytest.mark.parametrize("shift_minutes, phrase", [(-20, "Signature expired: "), (20, "Signature not yet current: ")])
+def test_signature_outside_the_clock_skew_window(sts_client, nodes, monkeypatch, shift_minutes, phrase):
+    real = botocore.auth.get_current_datetime
+    shifted = lambda: real() + datetime.timedelta(minutes=shift_minutes)  # noqa: E731
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", shifted)
+    for node in nodes:
+        message = expect_error(sts_client(node).get_caller_identity, 403, "SignatureDoesNotMatch")
+        assert message.startswith(phrase), message
+        assert message.endswith(" 15 min.)"), message
+    monkeypatch.undo()
+    for node in nodes:
+        sts_client(node).get_caller_identity()
+
+
+def signed_post(node, admin, body: str, service="sts"):
+    """A botocore-signed form POST of exactly `body` (which may repeat a
+    parameter), sent as is: (status, code)."""
+    request = AWSRequest(
+        method="POST",
+        url=node["http"] + "/",
+        data=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    credentials = botocore.credentials.Credentials(admin["access_key_id"], admin["secret_access_key"])
+    botocore.auth.SigV4Auth(credentials, service, node["region"]).add_auth(request)
+    prepared = request.prepare()
+    path = prepared.url.split(node["http"], 1)[1] or "/"
+    status, _, answer = raw_request(node, "POST", path, body=prepared.body, headers=dict(prepared.headers))
+    code = re.search(rb"<Code>([^<]*)</Code>", answer)
+    return status, code.group(1).decode() if code else None, answer
+
+
+def test_duplicate_parameters_are_refused_before_dispatch(nodes, admin):
+    cases = [
+        "Action=GetCallerIdentity&Version=2011-06-15&Action=GetCallerIdentity",
+        "Action=AssumeRole&Version=2011-06-15&Action=GetCallerIdentity",
+        "Action=GetAccessKeyInfo&Version=2011-06-15&AccessKeyId=AKIAIOSFODNN7EXAMPLE&AccessKeyId=AKIAIOSFODNN7EXAMPLF",
+    ]
+    for node in nodes:
+        for body in cases:
+            status, code, answer = signed_post(node, admin, body)
+            assert (status, code) == (400, "MalformedQueryString"), answer
+        # The same request without the duplicate is fine: the signature was good.
+        status, _, answer = signed_post(node, admin, "Action=GetCallerIdentity&Version=2011-06-15")
+        assert status == 200, answer
+
+
+def test_missing_and_invalid_parameters(sts_client, iam_client, nodes, admin):
+    node = nodes[0]
+    unchecked = sts_client(node, validate=False)
+    message = expect_error(
+        lambda: unchecked.assume_role(RoleArn=f"arn:aws:iam::{admin['account_id']}:role/x"),
+        400,
+        "ValidationError",
+    )
+    assert message == (
+        "1 validation error detected: Value null at 'roleSessionName' failed to satisfy "
+        "constraint: Member must not be null"
+    ), message
+    # A value that is not an integer (AWS's answer is not recorded; ours is
+    # the query protocol's MalformedInput).
+    status, code, answer = signed_post(
+        node, admin, "Action=GetSessionToken&Version=2011-06-15&DurationSeconds=abc"
+    )
+    assert (status, code) == (400, "MalformedInput"), answer
+    # An enum value the model does not have.
+    message = expect_error(
+        lambda: iam_client(node, validate=False).list_policies(Scope="Everything"),
+        400,
+        "ValidationError",
+    )
+    assert "'scope'" in message and "Member must satisfy enum value set" in message, message
+    # Version missing or from the other service.
+    status, code, answer = signed_post(node, admin, "Action=GetCallerIdentity")
+    assert (status, code) == (400, "InvalidAction"), answer
+    status, code, answer = signed_post(node, admin, "Action=GetCallerIdentity&Version=2010-05-08")
+    assert (status, code) == (400, "InvalidAction"), answer
 
 
 def test_every_node_is_still_healthy_afterwards(nodes, sts_client, admin):
