@@ -4,8 +4,21 @@
 //! ```text
 //! body (bounded, timed) ─► params (strict, no duplicates) ─► Action/Version
 //!   ─► operation model ─► SigV4 caller (signed ops) ─► per-key rate limit
+//!      (unsigned ops: per source address)
 //!   ─► decode + validate input ─► handler ─► {Op}Response XML
 //! ```
+//!
+//! Unsigned operations (`AssumeRoleWithWebIdentity`, `AssumeRoleWithSAML`)
+//! have no access key, so the rate limit keys them by the peer's address
+//! (`ip:{addr}`, IPv4-mapped IPv6 folded to IPv4) with the same per-key rate;
+//! and they have no credential scope, so their region is **this node's
+//! region**, as for every other call (DESIGN.md: "Unsigned federation calls
+//! take the node's region"). The `Host` header (`sts.{region}.…`) is not
+//! consulted: it is unauthenticated on these calls, and letting it pick the
+//! region would let a client choose whose issuance flag
+//! (`RegionDisabledException`) applies and which region its token records;
+//! a node issues only for the region it serves, and DNS routes
+//! `sts.{region}.…` to that region's nodes.
 //!
 //! Every answer is counted by action and outcome with its latency
 //! ([`crate::telemetry`]); the audit events a handler produced are made
@@ -210,7 +223,16 @@ async fn dispatch(
 
     let snapshot = state.snapshot();
     let now = state.now();
+    let peer = parts
+        .extensions
+        .get::<crate::server::PeerAddr>()
+        .map(|peer| peer.0.ip().to_canonical());
     let caller = if operation.unsigned {
+        // No access key to limit by: the source address is the caller.
+        state
+            .rate_limiter()
+            .check(&unsigned_rate_key(peer))
+            .map_err(fail)?;
         None
     } else {
         if !carries_authentication(&parts.headers, &params) {
@@ -228,10 +250,7 @@ async fn dispatch(
             body,
             params: &params,
             service: operation.service,
-            peer: parts
-                .extensions
-                .get::<crate::server::PeerAddr>()
-                .map(|peer| peer.0.ip()),
+            peer,
         };
         let caller = state
             .authenticator()
@@ -296,6 +315,16 @@ async fn dispatch(
         document,
     )
         .into_response())
+}
+
+/// The rate-limit key of an unsigned call: its source address, in a key
+/// space apart from access key ids (which never contain `:`). Requests
+/// without a known peer (in-process callers) share one bucket.
+fn unsigned_rate_key(peer: Option<std::net::IpAddr>) -> String {
+    match peer {
+        Some(ip) => format!("ip:{ip}"),
+        None => String::from("ip:unknown"),
+    }
 }
 
 /// Whether the request carries any SigV4 material (header or presigned).

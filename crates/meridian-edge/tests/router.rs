@@ -779,6 +779,59 @@ async fn callers_over_their_rate_get_throttling() {
     );
 }
 
+/// Unsigned calls (no access key) are limited per source address; an
+/// IPv4-mapped IPv6 peer is the same source as its IPv4 form.
+#[tokio::test]
+async fn unsigned_callers_are_limited_per_source_address() {
+    let limits = EdgeLimits {
+        per_key_rate: RateLimit {
+            per_second: 1,
+            burst: 2,
+            max_keys: 100,
+        },
+        ..EdgeLimits::RECOMMENDED
+    };
+    let app = router(state_with(limits, handlers()));
+    let from = |peer: &str| {
+        let mut request = Request::post("/")
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .body(Body::from(
+                "Action=AssumeRoleWithWebIdentity&Version=2011-06-15\
+                 &RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr\
+                 &RoleSessionName=s1&WebIdentityToken=not-a-jwt",
+            ))
+            .unwrap_or_default();
+        let address: std::net::SocketAddr = peer.parse().unwrap_or_else(|e| panic!("{e}"));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(address));
+        request
+    };
+    let code = |reply: &Reply| reply.error().2;
+    for _ in 0..2 {
+        let reply = send(app.clone(), from("192.0.2.7:40000")).await;
+        assert_ne!(code(&reply), "Throttling", "{}", reply.body);
+    }
+    let throttled = send(app.clone(), from("[::ffff:192.0.2.7]:40001")).await;
+    assert_eq!(
+        throttled.error(),
+        (
+            400,
+            "Sender".into(),
+            "Throttling".into(),
+            Some("Rate exceeded".into())
+        )
+    );
+    let other = send(app.clone(), from("198.51.100.9:40000")).await;
+    assert_ne!(code(&other), "Throttling", "limits are per source address");
+    // Signed calls keep their own per-key buckets.
+    let signed = send(app, post("Action=GetCallerIdentity&Version=2011-06-15")).await;
+    assert_eq!(signed.status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn health_and_readiness() {
     let state = state_with(EdgeLimits::RECOMMENDED, handlers());
