@@ -137,7 +137,7 @@ pub fn table(summary: &Summary) -> String {
     };
     let _ = writeln!(
         out,
-        "{} {} — {shape}, {:.0} s after {:.0} s warm-up, {} caller(s), {}",
+        "{} {} — {shape}, {} s after {} s warm-up, {} caller(s), {}",
         summary.system,
         summary.workload,
         summary.duration_s,
