@@ -18,6 +18,8 @@ step "cargo test --doc"
 cargo test --workspace --doc --locked --quiet
 step "compatibility suite (meridian dev driven by pinned boto3 and aws CLI)"
 bash tests/compat/run.sh
+step "side-by-side load comparison, short mode (meridian-load against meridian dev, OpenBao, moto)"
+bash benches/peers/compare.sh --short
 step "deploy manifests (kustomize overlays against the Kubernetes schemas, compose file, configure step)"
 bash tests/deploy/validate.sh
 step "all checks passed"
