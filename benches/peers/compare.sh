@@ -77,7 +77,7 @@ else
     log "building meridian and meridian-load ($profile)"
     release_flag=()
     [ "$profile" = release ] && release_flag=(--release)
-    (cd "$root" && cargo build --locked --quiet "${release_flag[@]}" -p meridian-cli --bin meridian -p meridian-load)
+    (cd "$root" && cargo build --locked --quiet "${release_flag[@]}" -p meridian-cli -p meridian-load --bin meridian --bin meridian-load)
     target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
     meridian_bin="$target_dir/$profile/meridian"
