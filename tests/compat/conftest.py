@@ -7,6 +7,7 @@ Every client is isolated from the machine's own AWS configuration: no
 shared config or credentials file, no instance metadata, no retries (a
 retry would hide an error the test means to see)."""
 
+import functools
 import http.client
 import json
 import os
@@ -76,6 +77,30 @@ def client_config(validate=True) -> Config:
     )
 
 
+#: One boto3 session for every client: creating a session loads botocore's
+#: models again (a few hundred milliseconds), a client from a warm session
+#: does not.
+_BOTO3 = None
+
+
+@functools.lru_cache(maxsize=512)
+def cached_client(service, region, endpoint, access_key_id, secret_access_key, session_token, validate):
+    """A client per (service, node, credentials, validation); clients are
+    reused across tests (they hold no state a test could change)."""
+    global _BOTO3
+    if _BOTO3 is None:
+        _BOTO3 = boto3.session.Session()
+    return _BOTO3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        aws_session_token=session_token,
+        config=client_config(validate),
+    )
+
+
 @pytest.fixture(scope="session")
 def sts_client(admin):
     """sts_client(node, **credentials, validate=True) → a boto3 STS client for
@@ -85,14 +110,14 @@ def sts_client(admin):
     def make(
         node, access_key_id=None, secret_access_key=None, session_token=None, validate=True
     ):
-        return boto3.session.Session().client(
+        return cached_client(
             "sts",
-            region_name=node["region"],
-            endpoint_url=node["http"],
-            aws_access_key_id=access_key_id or admin["access_key_id"],
-            aws_secret_access_key=secret_access_key or admin["secret_access_key"],
-            aws_session_token=session_token,
-            config=client_config(validate),
+            node["region"],
+            node["http"],
+            access_key_id or admin["access_key_id"],
+            secret_access_key or admin["secret_access_key"],
+            session_token,
+            validate,
         )
 
     return make
@@ -105,14 +130,14 @@ def iam_client(admin):
     def make(
         node, access_key_id=None, secret_access_key=None, session_token=None, validate=True
     ):
-        return boto3.session.Session().client(
+        return cached_client(
             "iam",
-            region_name=node["region"],
-            endpoint_url=node["http"],
-            aws_access_key_id=access_key_id or admin["access_key_id"],
-            aws_secret_access_key=secret_access_key or admin["secret_access_key"],
-            aws_session_token=session_token,
-            config=client_config(validate),
+            node["region"],
+            node["http"],
+            access_key_id or admin["access_key_id"],
+            secret_access_key or admin["secret_access_key"],
+            session_token,
+            validate,
         )
 
     return make
