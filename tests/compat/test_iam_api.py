@@ -545,3 +545,68 @@ def test_get_account_summary(admin_iam, make_user, make_role):
     # test created.
     assert after["Users"] == before["Users"] + 1
     assert after["Roles"] == before["Roles"] + 1
+
+
+def test_what_terraform_reads_and_updates_on_a_role(admin_iam, make_role):
+    """The calls the Terraform AWS provider makes to read, update and delete
+    a role, with the shapes it expects."""
+    name = make_role(Description="first").rsplit("/", 1)[1]
+    assert admin_iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+    assert admin_iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []
+    assert admin_iam.list_instance_profiles_for_role(RoleName=name)["InstanceProfiles"] == []
+    admin_iam.tag_role(RoleName=name, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": ""}])
+    assert admin_iam.list_role_tags(RoleName=name)["Tags"] == [
+        {"Key": "a", "Value": "1"},
+        {"Key": "b", "Value": ""},
+    ]
+    admin_iam.untag_role(RoleName=name, TagKeys=["a"])
+    assert admin_iam.get_role(RoleName=name)["Role"]["Tags"] == [{"Key": "b", "Value": ""}]
+    described = admin_iam.update_role_description(RoleName=name, Description="second")["Role"]
+    assert described["Description"] == "second"
+    # Role listings never carry tags, boundaries or last use.
+    listed = [r for r in admin_iam.list_roles()["Roles"] if r["RoleName"] == name]
+    assert len(listed) == 1
+    assert not {"Tags", "PermissionsBoundary", "RoleLastUsed"} & set(listed[0]), listed[0]
+
+
+def test_user_rename_and_key_last_used(admin_iam, make_user, sts_client, nodes, cleanup):
+    name, user = make_user(ALLOW_ALL)
+    renamed = unique("renamed")
+    admin_iam.update_user(UserName=name, NewUserName=renamed)
+    cleanup.add(delete_user, admin_iam, renamed)
+    assert admin_iam.get_user(UserName=renamed)["User"]["UserName"] == renamed
+    expect_error(lambda: admin_iam.get_user(UserName=name), 404, "NoSuchEntity")
+    # The key follows the user.
+    identity = sts_client(nodes[0], **user).get_caller_identity()
+    assert identity["Arn"].endswith(f":user/{renamed}"), identity
+    last_used = admin_iam.get_access_key_last_used(AccessKeyId=user["access_key_id"])
+    assert last_used["UserName"] == renamed
+
+
+def test_virtual_mfa_devices(admin_iam, account_id, cleanup):
+    name = unique("phone")
+    device = admin_iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]
+    serial = device["SerialNumber"]
+    cleanup.add(admin_iam.delete_virtual_mfa_device, SerialNumber=serial)
+    assert serial == f"arn:aws:iam::{account_id}:mfa/{name}"
+    # botocore decodes the blob: the seed is 32 base32 characters (20 bytes).
+    assert re.fullmatch(rb"[A-Z2-7]{32}", device["Base32StringSeed"]), device["Base32StringSeed"]
+    unassigned = admin_iam.list_virtual_mfa_devices(AssignmentStatus="Unassigned")["VirtualMFADevices"]
+    assert serial in [d["SerialNumber"] for d in unassigned]
+    # The seed is returned once, never listed.
+    assert all("Base32StringSeed" not in d for d in unassigned)
+    message = expect_error(
+        lambda: admin_iam.create_virtual_mfa_device(VirtualMFADeviceName=name), 409, "EntityAlreadyExists"
+    )
+    assert message == "MFADevice entity at the same path and name already exists."
+    admin_iam.delete_virtual_mfa_device(SerialNumber=serial)
+    expect_error(lambda: admin_iam.delete_virtual_mfa_device(SerialNumber=serial), 404, "NoSuchEntity")
+
+
+def test_security_token_service_preferences(admin_iam):
+    admin_iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v2Token")
+    try:
+        assert admin_iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 2
+    finally:
+        admin_iam.set_security_token_service_preferences(GlobalEndpointTokenVersion="v1Token")
+    assert admin_iam.get_account_summary()["SummaryMap"]["GlobalEndpointTokenVersion"] == 1
