@@ -11,6 +11,7 @@ import functools
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -18,7 +19,10 @@ import uuid
 from pathlib import Path
 
 import boto3
+import botocore.auth
+import botocore.credentials
 import pytest
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -376,3 +380,21 @@ def raw_request(node, method, path, body=b"", headers=None):
         return response.status, dict(response.getheaders()), response.read()
     finally:
         connection.close()
+
+
+def signed_post(node, admin, body: str, service="sts"):
+    """A botocore-signed form POST of exactly `body` (which may repeat a
+    parameter), sent as is: (status, error code or None, body)."""
+    request = AWSRequest(
+        method="POST",
+        url=node["http"] + "/",
+        data=body.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    credentials = botocore.credentials.Credentials(admin["access_key_id"], admin["secret_access_key"])
+    botocore.auth.SigV4Auth(credentials, service, node["region"]).add_auth(request)
+    prepared = request.prepare()
+    path = prepared.url.split(node["http"], 1)[1] or "/"
+    status, _, answer = raw_request(node, "POST", path, body=prepared.body, headers=dict(prepared.headers))
+    code = re.search(rb"<Code>([^<]*)</Code>", answer)
+    return status, code.group(1).decode() if code else None, answer

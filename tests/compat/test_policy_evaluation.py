@@ -34,11 +34,12 @@ def test_session_tags_in_identity_policy_conditions(sts_client, iam_client, node
         session = sts.assume_role(
             RoleArn=role, RoleSessionName=f"team-{team}", Tags=[{"Key": "team", "Value": team}]
         )
-        # The session works the same in every region.
+        # The session works the same in every region (once the role's
+        # policy has replicated there).
         for node in nodes:
             client = iam_client(node, **credentials_of(session))
             if allowed:
-                client.list_users()
+                eventually(client.list_users)
             else:
                 message = expect_error(client.list_users, 403, "AccessDenied")
                 assert "because no identity-based policy allows the iam:ListUsers action" in message
@@ -77,8 +78,10 @@ def test_session_tags_in_trust_policy_conditions(sts_client, nodes, make_role, a
         RoleArn=entry, RoleSessionName="red", Tags=[{"Key": "team", "Value": "red"}]
     )
     for node in nodes:
-        chained = sts_client(node, **credentials_of(blue)).assume_role(
-            RoleArn=guarded, RoleSessionName="from-blue"
+        chained = eventually(
+            lambda: sts_client(node, **credentials_of(blue)).assume_role(
+                RoleArn=guarded, RoleSessionName="from-blue"
+            )
         )
         assert chained["AssumedRoleUser"]["Arn"].endswith("/from-blue")
         message = expect_error(
@@ -122,13 +125,17 @@ def test_revoke_older_sessions_in_every_region(sts_client, iam_client, admin_iam
     # One session minted in each region before the revocation.
     old = {
         node["region"]: credentials_of(
-            sts_client(node).assume_role(RoleArn=role, RoleSessionName=f"old-{node['region']}")
+            eventually(
+                lambda: sts_client(node).assume_role(
+                    RoleArn=role, RoleSessionName=f"old-{node['region']}"
+                )
+            )
         )
         for node in nodes
     }
     for node in nodes:
         for credentials in old.values():
-            iam_client(node, **credentials).list_roles()
+            eventually(iam_client(node, **credentials).list_roles)
 
     # Whole seconds, as the console writes them: every old session was issued
     # before the cut-off, and a session minted after it is not.

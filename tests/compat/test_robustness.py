@@ -8,15 +8,12 @@ test of this module)."""
 import base64
 import datetime
 import os
-import re
 import socket
 
 import botocore.auth
-import botocore.credentials
 import pytest
-from botocore.awsrequest import AWSRequest
 
-from conftest import REQUEST_TIMEOUT, credentials_of, expect_error, raw_request
+from conftest import REQUEST_TIMEOUT, credentials_of, expect_error, raw_request, signed_post
 
 
 def send_bytes(node, payload: bytes) -> bytes:
@@ -193,24 +190,6 @@ def test_signature_outside_the_clock_skew_window(sts_client, nodes, monkeypatch,
     monkeypatch.undo()
     for node in nodes:
         sts_client(node).get_caller_identity()
-
-
-def signed_post(node, admin, body: str, service="sts"):
-    """A botocore-signed form POST of exactly `body` (which may repeat a
-    parameter), sent as is: (status, code)."""
-    request = AWSRequest(
-        method="POST",
-        url=node["http"] + "/",
-        data=body.encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-    )
-    credentials = botocore.credentials.Credentials(admin["access_key_id"], admin["secret_access_key"])
-    botocore.auth.SigV4Auth(credentials, service, node["region"]).add_auth(request)
-    prepared = request.prepare()
-    path = prepared.url.split(node["http"], 1)[1] or "/"
-    status, _, answer = raw_request(node, "POST", path, body=prepared.body, headers=dict(prepared.headers))
-    code = re.search(rb"<Code>([^<]*)</Code>", answer)
-    return status, code.group(1).decode() if code else None, answer
 
 
 def test_duplicate_parameters_are_refused_before_dispatch(nodes, admin):
