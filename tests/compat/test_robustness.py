@@ -7,7 +7,9 @@ test of this module)."""
 
 import base64
 import datetime
+import html
 import os
+import re
 import socket
 
 import botocore.auth
@@ -108,22 +110,56 @@ def test_oversized_body_is_refused_before_it_is_read(nodes):
         assert answer == b"" or answer.startswith(b"HTTP/1.1 413"), answer[:200]
 
 
+def error_in(body: bytes) -> tuple:
+    """(code, message) of an AWS error document, entities unescaped."""
+    code = re.search(rb"<Code>([^<]*)</Code>", body)
+    message = re.search(rb"<Message>([^<]*)</Message>", body)
+    assert code and message, body
+    return code.group(1).decode(), html.unescape(message.group(1).decode())
+
+
 def test_unknown_action_and_garbage_signature(nodes):
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    scope = "Credential=AKIAIOSFODNN7EXAMPLE/20261126/us-east-1/sts/aws4_request"
+    header_cases = [
+        (
+            {"Authorization": "AWS4-HMAC-SHA256 garbage", "X-Amz-Date": "not a date"},
+            "IncompleteSignature",
+            "'garbage' not a valid key=value pair (missing equal-sign) in Authorization header: "
+            "'AWS4-HMAC-SHA256 garbage'.",
+        ),
+        (
+            {"Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host;x-amz-date, Signature=ab"},
+            "IncompleteSignature",
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
+        ),
+        (
+            {"Authorization": "AWS3 foo"},
+            "IncompleteSignature",
+            "Unsupported AWS 'algorithm': 'AWS3'.",
+        ),
+    ]
+    query_cases = [
+        ("Action=NoSuchThing&Version=2011-06-15", "InvalidAction"),
+        ("Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256", "IncompleteSignature"),
+        ("Action=GetCallerIdentity&Version=2011-06-15&%ZZ=1", "MalformedQueryString"),
+        ("Action=GetCallerIdentity&Version=2011-06-15&a=%", "MalformedQueryString"),
+    ]
     for node in nodes:
-        status, _, body = raw_request(node, "GET", "/?Action=NoSuchThing&Version=2011-06-15")
-        assert status == 400 and b"InvalidAction" in body, body
-        status, _, body = raw_request(
-            node,
-            "POST",
-            "/",
-            body=b"Action=GetCallerIdentity&Version=2011-06-15",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Authorization": "AWS4-HMAC-SHA256 garbage",
-                "X-Amz-Date": "not a date",
-            },
+        for headers, code, message in header_cases:
+            status, _, answer = raw_request(node, "POST", "/", body=body, headers={**form, **headers})
+            got = error_in(answer)
+            assert (status, got[0]) == (400, code), answer
+            assert got[1].startswith(message), got
+        for query, code in query_cases:
+            status, _, answer = raw_request(node, "GET", f"/?{query}")
+            assert (status, error_in(answer)[0]) == (400, code), answer
+        # A query-string signature missing its parts says which.
+        status, _, answer = raw_request(
+            node, "GET", "/?Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256"
         )
-        assert 400 <= status < 500, (status, body)
+        assert "AWS query-string parameters must include 'X-Amz-Credential'." in error_in(answer)[1]
 
 
 # ---------------------------------------------------------------------------
