@@ -10,7 +10,8 @@
 //!
 //! Unsigned operations (`AssumeRoleWithWebIdentity`, `AssumeRoleWithSAML`)
 //! have no access key, so the rate limit keys them by the peer's address
-//! (`ip:{addr}`, IPv4-mapped IPv6 folded to IPv4) with the same per-key rate;
+//! (`ip:{addr}`; an IPv6 address by its /64, IPv4-mapped IPv6 folded to
+//! IPv4) with the same per-key rate;
 //! and they have no credential scope, so their region is **this node's
 //! region**, as for every other call (DESIGN.md: "Unsigned federation calls
 //! take the node's region"). The `Host` header (`sts.{region}.…`) is not
@@ -318,11 +319,18 @@ async fn dispatch(
 }
 
 /// The rate-limit key of an unsigned call: its source address, in a key
-/// space apart from access key ids (which never contain `:`). Requests
-/// without a known peer (in-process callers) share one bucket.
+/// space apart from access key ids (which never contain `:`). An IPv6 source
+/// is keyed by its /64, the smallest network a client usually holds: one
+/// host could otherwise draw from 2^64 buckets and crowd the limiter's
+/// bounded table. Requests without a known peer (in-process callers) share
+/// one bucket.
 fn unsigned_rate_key(peer: Option<std::net::IpAddr>) -> String {
     match peer {
-        Some(ip) => format!("ip:{ip}"),
+        Some(std::net::IpAddr::V4(ip)) => format!("ip:{ip}"),
+        Some(std::net::IpAddr::V6(ip)) => {
+            let [a, b, c, d, ..] = ip.segments();
+            format!("ip:{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
         None => String::from("ip:unknown"),
     }
 }

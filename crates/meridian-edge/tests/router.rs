@@ -779,8 +779,8 @@ async fn callers_over_their_rate_get_throttling() {
     );
 }
 
-/// Unsigned calls (no access key) are limited per source address; an
-/// IPv4-mapped IPv6 peer is the same source as its IPv4 form.
+/// Unsigned calls (no access key) are limited per source address (IPv6 per
+/// /64); an IPv4-mapped IPv6 peer is the same source as its IPv4 form.
 #[tokio::test]
 async fn unsigned_callers_are_limited_per_source_address() {
     let limits = EdgeLimits {
@@ -827,6 +827,15 @@ async fn unsigned_callers_are_limited_per_source_address() {
     );
     let other = send(app.clone(), from("198.51.100.9:40000")).await;
     assert_ne!(code(&other), "Throttling", "limits are per source address");
+    // IPv6 sources are limited per /64.
+    for peer in ["[2001:db8:1:2::10]:1", "[2001:db8:1:2:ffff::1]:2"] {
+        let reply = send(app.clone(), from(peer)).await;
+        assert_ne!(code(&reply), "Throttling", "{}", reply.body);
+    }
+    let same_network = send(app.clone(), from("[2001:db8:1:2::99]:3")).await;
+    assert_eq!(code(&same_network), "Throttling");
+    let next_network = send(app.clone(), from("[2001:db8:1:3::10]:4")).await;
+    assert_ne!(code(&next_network), "Throttling");
     // Signed calls keep their own per-key buckets.
     let signed = send(app, post("Action=GetCallerIdentity&Version=2011-06-15")).await;
     assert_eq!(signed.status, StatusCode::OK);
