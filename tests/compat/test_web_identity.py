@@ -294,3 +294,62 @@ def test_main_negatives(issuer, stranger, iam_client, sts_client, nodes):
         lambda: assume(sts_client, node, role_arn, issuer.token(exp=now - 3600, iat=now - 7200))
     )[2]
     assert expired_message.startswith("Token expired: current date/time")
+
+
+def test_get_web_identity_token_verifies_with_the_published_jwks(
+    iam_client, sts_client, nodes, admin
+):
+    """Meridian as an issuer: enable outbound federation, get RS256 and
+    ES384 tokens in every region, and verify them with PyJWT against the
+    JWKS that the account's discovery document points to."""
+    import urllib.request
+
+    iam = iam_client(nodes[0])
+    try:
+        issuer = iam.enable_outbound_web_identity_federation()["IssuerIdentifier"]
+    except ClientError as raised:
+        assert raised.response["Error"]["Code"] == "FeatureEnabled"
+        issuer = iam.get_outbound_web_identity_federation_info()["IssuerIdentifier"]
+    try:
+        info = iam.get_outbound_web_identity_federation_info()
+        assert info["IssuerIdentifier"] == issuer and info["JwtVendingEnabled"] is True
+        status, code, _ = error(lambda: iam.enable_outbound_web_identity_federation())
+        assert (status, code) == (409, "FeatureEnabled")
+        with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=10) as r:
+            discovery = json.load(r)
+        assert discovery["issuer"] == issuer
+        jwks_client = jwt.PyJWKClient(discovery["jwks_uri"])
+        for node in nodes:
+            for alg in ("RS256", "ES384"):
+                answer = eventually(
+                    lambda: sts_client(node).get_web_identity_token(
+                        Audience=["https://api.example.com"],
+                        SigningAlgorithm=alg,
+                        DurationSeconds=120,
+                    )
+                )
+                token = answer["WebIdentityToken"]
+                key = jwks_client.get_signing_key_from_jwt(token)
+                claims = jwt.decode(
+                    token,
+                    key.key,
+                    algorithms=[alg],
+                    audience="https://api.example.com",
+                    issuer=issuer,
+                )
+                assert claims["sub"] == f"arn:aws:iam::{admin['account_id']}:user/admin"
+                namespace = claims["https://sts.amazonaws.com/"]
+                assert namespace["aws_account"] == admin["account_id"]
+                assert namespace["source_region"] == node["region"]
+                assert claims["exp"] - claims["iat"] == 120
+        # Another node serves the same keys.
+        with urllib.request.urlopen(f"{nodes[-1]['http']}/.well-known/jwks.json", timeout=10) as r:
+            assert {k["kid"] for k in json.load(r)["keys"]} >= {"rs256-1", "es384-1"}
+    finally:
+        iam.disable_outbound_web_identity_federation()
+    status, code, _ = error(
+        lambda: sts_client(nodes[0]).get_web_identity_token(
+            Audience=["a"], SigningAlgorithm="RS256"
+        )
+    )
+    assert (status, code) == (403, "OutboundWebIdentityFederationDisabledException")

@@ -696,6 +696,7 @@ impl<'s> Subject<'s> {
                 !service.eq_ignore_ascii_case("sts")
                     || name.eq_ignore_ascii_case("AssumeRole")
                     || name.eq_ignore_ascii_case("GetCallerIdentity")
+                    || name.eq_ignore_ascii_case("GetWebIdentityToken")
             }
             CredentialKind::LongTerm | CredentialKind::RoleSession => true,
         };

@@ -105,6 +105,9 @@ pub struct Federation {
     /// (`GetWebIdentityToken`): the account's issuer is
     /// `{base}/oidc/{issuer id}`. `None`: this node's own HTTP address.
     pub issuer_base_url: Option<String>,
+    /// The JWT signing keys prepared per replicated ring (a cache; leave
+    /// the default).
+    pub signers: Arc<crate::outbound::JwtSigners>,
 }
 
 impl Default for Federation {
@@ -116,6 +119,7 @@ impl Default for Federation {
                 u64::try_from(meridian_core::oidc::DEFAULT_LEEWAY_SECONDS).unwrap_or(60),
             ),
             issuer_base_url: None,
+            signers: Arc::default(),
         }
     }
 }

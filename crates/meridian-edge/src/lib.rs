@@ -33,6 +33,7 @@ pub mod iam;
 pub mod layers;
 pub mod model;
 pub mod operation;
+pub mod outbound;
 pub mod query;
 pub mod rate_limit;
 pub mod router;

@@ -89,6 +89,17 @@ pub fn router(state: EdgeState) -> Router {
         .route("/healthz", get(layers::healthz))
         .route("/metrics", get(metrics))
         .route("/readyz", get(layers::readyz))
+        // Meridian's OIDC issuer documents (GetWebIdentityToken), identical
+        // on every node: `crate::outbound`.
+        .route("/.well-known/jwks.json", get(crate::outbound::jwks_route))
+        .route(
+            "/oidc/{id}/.well-known/openid-configuration",
+            get(crate::outbound::discovery_route),
+        )
+        .route(
+            "/oidc/{id}/.well-known/jwks.json",
+            get(crate::outbound::issuer_jwks_route),
+        )
         .with_state(state.clone());
     api.merge(health).layer(
         ServiceBuilder::new()

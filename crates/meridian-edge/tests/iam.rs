@@ -23,3 +23,6 @@ mod providers;
 
 #[path = "iam/aws_managed.rs"]
 mod aws_managed;
+
+#[path = "iam/outbound.rs"]
+mod outbound;

@@ -43,6 +43,7 @@ pub fn install(
         allow_loopback_http_issuers: settings.allow_loopback_issuers,
         leeway: settings.token_leeway,
         issuer_base_url,
+        ..Federation::default()
     })
     .map_err(|_| anyhow::anyhow!("federation settings installed twice"))?;
     Ok(fetcher)

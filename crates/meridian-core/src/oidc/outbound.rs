@@ -134,6 +134,9 @@ pub fn published_key(
     match alg {
         Algorithm::Rs256 => {
             let (n, e) = parse_rsa_public_key(public_key).ok_or(OidcError::UnusableKey)?;
+            // DER INTEGERs carry a leading zero when the top bit is set; JWK
+            // members must not (RFC 7518 §6.3.1).
+            let (n, e) = (strip_zeros(n), strip_zeros(e));
             let key = VerifyingKey::rsa(Some(kid.to_owned()), n, e, Some(alg))?;
             let jwk = json!({
                 "kty": "RSA", "use": "sig", "alg": alg.name(), "kid": kid,
@@ -155,6 +158,11 @@ pub fn published_key(
         }
         _ => Err(OidcError::UnusableKey),
     }
+}
+
+fn strip_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 /// The JWKS document of `keys`.

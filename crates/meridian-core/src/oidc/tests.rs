@@ -538,6 +538,11 @@ fn outbound_tokens_verify_with_the_published_keys() {
         .unwrap_or_else(|e| panic!("{e}"));
     let ec = outbound::published_key("es-1", Algorithm::Es384, es384.public_key().as_ref())
         .unwrap_or_else(|e| panic!("{e}"));
+    let n = rsa.jwk["n"].as_str().unwrap_or_default();
+    let n = data_encoding::BASE64URL_NOPAD
+        .decode(n.as_bytes())
+        .unwrap_or_default();
+    assert_eq!(n.len(), 256, "no DER leading zero in a JWK modulus");
     let document = outbound::jwks_document(&[rsa, ec]);
     let jwks = Jwks::parse(document.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(jwks.keys().len(), 2);

@@ -35,6 +35,7 @@ mod errors;
 mod keys;
 mod managed;
 mod mfa;
+mod outbound;
 mod paging;
 mod policies;
 mod providers;
@@ -97,6 +98,7 @@ fn handlers() -> impl Iterator<Item = &'static (&'static str, IamHandler)> {
         .chain(providers::HANDLERS)
         .chain(mfa::HANDLERS)
         .chain(account::HANDLERS)
+        .chain(outbound::HANDLERS)
 }
 
 /// One IAM request, as the handlers see it.
@@ -390,18 +392,6 @@ mod tests {
         (
             "EnableMFADevice",
             "TOTP verification belongs to the federation work",
-        ),
-        (
-            "EnableOutboundWebIdentityFederation",
-            "outbound web identity federation belongs to GetWebIdentityToken",
-        ),
-        (
-            "DisableOutboundWebIdentityFederation",
-            "outbound web identity federation belongs to GetWebIdentityToken",
-        ),
-        (
-            "GetOutboundWebIdentityFederationInfo",
-            "outbound web identity federation belongs to GetWebIdentityToken",
         ),
         ("SimulatePrincipalPolicy", "optional test aid, not built"),
         ("SimulateCustomPolicy", "optional test aid, not built"),

@@ -31,6 +31,7 @@
 mod assume_role;
 mod tokens;
 mod web_identity;
+mod web_identity_token;
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
@@ -84,6 +85,11 @@ pub fn register(table: &mut HandlerTable) -> Result<(), UnknownOperation> {
             Service::Sts,
             "AssumeRoleWithWebIdentity",
             web_identity::assume_role_with_web_identity,
+        )?
+        .register(
+            Service::Sts,
+            "GetWebIdentityToken",
+            sync(web_identity_token::get_web_identity_token),
         )?;
     Ok(())
 }

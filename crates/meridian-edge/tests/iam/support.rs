@@ -194,6 +194,8 @@ pub(crate) struct Credentials {
 /// everything) and `nobody` (no policies) in [`ACCOUNT`].
 pub(crate) struct Harness {
     app: Router,
+    /// The edge state behind `app` (tests install federation settings).
+    pub(crate) state: EdgeState,
     pub(crate) writer: Arc<MemoryWriter>,
     pub(crate) keys: Arc<KeyMaterial>,
     pub(crate) random: Arc<CountingRandom>,
@@ -232,7 +234,8 @@ impl Harness {
             limits: EdgeLimits::RECOMMENDED,
         });
         let mut harness = Harness {
-            app: router(state),
+            app: router(state.clone()),
+            state,
             writer,
             keys,
             random,
