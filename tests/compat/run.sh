@@ -37,6 +37,8 @@ else
     bin="$target_dir/debug/meridian"
 fi
 [ -x "$bin" ] || { log "no meridian binary at $bin"; exit 1; }
+# Tests that run the binary themselves (`meridian credentials`) find it here.
+export MERIDIAN_BIN="$bin"
 # Tests that drive `meridian admin …` run the same binary.
 export MERIDIAN_EXECUTABLE="$bin"
 

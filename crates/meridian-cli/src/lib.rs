@@ -2,7 +2,8 @@
 //!
 //! * `meridian serve --config FILE`: one node ([`serve`]);
 //! * `meridian dev`: a local multi-region cluster of node processes ([`dev`]);
-//! * `meridian admin …`: cluster administration ([`admin`]).
+//! * `meridian admin …`: cluster administration ([`admin`]);
+//! * `meridian credentials …`: `credential_process` output for a role ([`credentials`]).
 //!
 //! Exit codes: 0 success, 64 bad configuration (a
 //! `meridian_server::config::error::ConfigError` anywhere in the error
@@ -10,6 +11,7 @@
 
 pub mod admin;
 pub mod clock;
+pub mod credentials;
 pub mod dev;
 pub mod exit;
 pub mod serve;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use meridian_cli::{admin, dev, exit};
 use meridian_server::config::Config;
@@ -43,6 +44,38 @@ enum Command {
     Dev(DevArgs),
     /// Administers a cluster over its Admin gRPC API.
     Admin(AdminArgs),
+    /// Prints temporary credentials for a role in the AWS credential_process
+    /// format (`credential_process = meridian credentials --role-arn …`).
+    Credentials(CredentialsArgs),
+}
+
+#[derive(Debug, Args)]
+struct CredentialsArgs {
+    /// The role to assume [default: $AWS_ROLE_ARN].
+    #[arg(long, value_name = "ARN")]
+    role_arn: Option<String>,
+    /// The session name [default: $AWS_ROLE_SESSION_NAME, else meridian-<time>].
+    #[arg(long, value_name = "NAME")]
+    session_name: Option<String>,
+    /// Session length in seconds (DurationSeconds).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<u32>,
+    /// The STS endpoint [default: --cluster's node, $MERIDIAN_ENDPOINT, $AWS_ENDPOINT_URL_STS, $AWS_ENDPOINT_URL].
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// A cluster.json (as `meridian dev` writes it) to pick the region's node from.
+    #[arg(long, value_name = "PATH")]
+    cluster: Option<PathBuf>,
+    /// The region [default: $AWS_REGION, $AWS_DEFAULT_REGION].
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Exchange this OIDC token file with AssumeRoleWithWebIdentity [default: $AWS_WEB_IDENTITY_TOKEN_FILE].
+    #[arg(long, value_name = "FILE")]
+    web_identity_token_file: Option<PathBuf>,
+    /// Source credentials: a profile with static keys in the shared credentials file
+    /// [default: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY/$AWS_SESSION_TOKEN].
+    #[arg(long, value_name = "PROFILE")]
+    source_profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +148,7 @@ fn main() -> ExitCode {
         },
         Command::Dev(args) => Prepared::Dev(args),
         Command::Admin(args) => Prepared::Admin(args),
+        Command::Credentials(args) => Prepared::Credentials(args),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -136,6 +170,7 @@ enum Prepared {
     Serve(Box<Config>, Env),
     Dev(DevArgs),
     Admin(AdminArgs),
+    Credentials(CredentialsArgs),
 }
 
 async fn run(prepared: Prepared) -> anyhow::Result<()> {
@@ -151,6 +186,23 @@ async fn run(prepared: Prepared) -> anyhow::Result<()> {
                 stop_grace: Duration::from_secs(30),
             })
             .await
+        }
+        Prepared::Credentials(args) => {
+            let options = meridian_cli::credentials::CredentialsOptions {
+                role_arn: args.role_arn,
+                session_name: args.session_name,
+                duration: args.duration,
+                endpoint: args.endpoint,
+                cluster: args.cluster,
+                region: args.region,
+                web_identity_token_file: args.web_identity_token_file,
+                source_profile: args.source_profile,
+            };
+            let env: meridian_cli::credentials::Environment = std::env::vars().collect();
+            let json = meridian_cli::credentials::run(&options, &env).await?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{json}").context("failed to write the credentials")?;
+            Ok(())
         }
         Prepared::Admin(args) => {
             let cluster = args.cluster.or_else(|| {

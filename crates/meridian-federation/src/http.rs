@@ -222,6 +222,47 @@ impl HttpClient {
         Err(FetchError::Unreachable(last))
     }
 
+    /// POSTs `body` to `url` with `headers` (no redirects followed) and
+    /// returns the status and the body, whatever the status (the `meridian
+    /// credentials` STS client: the caller reads AWS's error document).
+    pub async fn post(
+        &self,
+        url: &FetchUrl,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<(u16, Bytes), FetchError> {
+        let addresses = self.addresses(url).await?;
+        let tcp = self.connect(&addresses).await?;
+        let mut request = Request::post(url.path.as_str()).header(header::HOST, url.authority());
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
+            .body(http_body_util::Full::new(body))
+            .map_err(|e| FetchError::Refused(e.to_string()))?;
+        let response = match url.scheme {
+            Scheme::Https => {
+                let host = url.host.trim_start_matches('[').trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                    .map_err(|e| FetchError::Refused(format!("server name {host}: {e}")))?;
+                let tls = self
+                    .tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| FetchError::Unreachable(format!("TLS with {host}: {e}")))?;
+                exchange(TokioIo::new(tls), request).await?
+            }
+            Scheme::Http => exchange(TokioIo::new(tcp), request).await?,
+        };
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), self.max_body)
+            .collect()
+            .await
+            .map_err(|e| FetchError::Unreachable(format!("reading the body: {e}")))?
+            .to_bytes();
+        Ok((status, body))
+    }
+
     async fn get_once(&self, url: &FetchUrl) -> Result<Answer, FetchError> {
         let addresses = self.addresses(url).await?;
         let tcp = self.connect(&addresses).await?;
@@ -310,12 +351,15 @@ enum Answer {
     Redirect(String),
 }
 
-async fn exchange<T>(
+async fn exchange<T, B>(
     io: TokioIo<T>,
-    request: Request<Empty<Bytes>>,
+    request: Request<B>,
 ) -> Result<http::Response<hyper::body::Incoming>, FetchError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
