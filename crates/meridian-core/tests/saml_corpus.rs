@@ -239,7 +239,7 @@ fn check_at(xml: &str, now: i64) -> Result<VerifiedAssertion, SamlError> {
         &idp(),
         &Expectations {
             now: Timestamp::from_unix_seconds(now),
-            audience: AWS_SIGNIN_ENDPOINT,
+            audiences: &[AWS_SIGNIN_ENDPOINT],
             recipient: AWS_SIGNIN_ENDPOINT,
         },
     )
@@ -621,7 +621,7 @@ fn audience_recipient_issuer_status() {
         &idp(),
         &Expectations {
             now: Timestamp::from_unix_seconds(NOW),
-            audience: "urn:meridian:sp",
+            audiences: &["urn:meridian:sp"],
             recipient: "https://sts.meridian.test/saml",
         },
     );
@@ -699,7 +699,7 @@ fn attacker_key_info_is_ignored() {
         &attacker,
         &Expectations {
             now: Timestamp::from_unix_seconds(NOW),
-            audience: AWS_SIGNIN_ENDPOINT,
+            audiences: &[AWS_SIGNIN_ENDPOINT],
             recipient: AWS_SIGNIN_ENDPOINT,
         },
     );
@@ -798,7 +798,7 @@ fn algorithm_allow_list() {
 fn encoding_limits() {
     let expect = Expectations {
         now: Timestamp::from_unix_seconds(NOW),
-        audience: AWS_SIGNIN_ENDPOINT,
+        audiences: &[AWS_SIGNIN_ENDPOINT],
         recipient: AWS_SIGNIN_ENDPOINT,
     };
     let huge = "A".repeat(100_001);

@@ -400,6 +400,8 @@ struct Inner {
     /// Web-identity federation (JWKS source, settings), installed once by
     /// the server; the default refuses retryably (`crate::federation`).
     federation: std::sync::OnceLock<crate::federation::Federation>,
+    /// SAML service provider and the single-use records (`crate::sso`).
+    sso: crate::sso::SsoState,
 }
 
 impl EdgeState {
@@ -422,8 +424,14 @@ impl EdgeState {
                 policies: PolicyCache::new(),
                 observability,
                 federation: std::sync::OnceLock::new(),
+                sso: crate::sso::SsoState::default(),
             }),
         }
+    }
+
+    /// SAML federation and MFA state of this node (`crate::sso`).
+    pub fn sso(&self) -> &crate::sso::SsoState {
+        &self.inner.sso
     }
 
     /// The audit sink.

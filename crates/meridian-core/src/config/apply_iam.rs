@@ -25,6 +25,7 @@ use crate::config::snapshot::{
 };
 use crate::ids::AccountId;
 use crate::policy::kind::PolicyKind;
+use crate::saml::IdpMetadata;
 use crate::time::Timestamp;
 
 pub(crate) fn execute(
@@ -770,6 +771,7 @@ pub(crate) fn execute(
             let provider = SamlProvider {
                 name: name.clone(),
                 metadata: Arc::from(metadata.as_str()),
+                idp: IdpMetadata::parse(metadata).ok(),
                 created_at: now,
                 updated_at: now,
                 tags: tags.clone(),
@@ -791,6 +793,7 @@ pub(crate) fn execute(
             limits::check_saml_metadata(metadata)?;
             let provider = saml_mut(account_mut(view, account_id)?, &partition, provider_arn)?;
             provider.metadata = Arc::from(metadata.as_str());
+            provider.idp = IdpMetadata::parse(metadata).ok();
             provider.updated_at = now;
             Ok(Response::Done)
         }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::arn::Partition;
 use crate::ids::AccountId;
+use crate::saml::IdpMetadata;
 use crate::time::Timestamp;
 
 /// Opaque ciphertext: a secret sealed under the key-encryption key by the
@@ -311,6 +312,12 @@ pub struct SamlProvider {
     pub name: String,
     /// The SAML metadata document (XML), as uploaded.
     pub metadata: Arc<str>,
+    /// What verification needs from the metadata (entity id, signing
+    /// certificates, a prepared verifier), derived from `metadata` whenever
+    /// it is applied or decoded. `None` when the metadata has no usable
+    /// signing certificate (the IAM API refuses such metadata; an entry
+    /// written otherwise verifies nothing).
+    pub idp: Option<IdpMetadata>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When the metadata was last replaced.

@@ -82,8 +82,9 @@ const ID_ATTRIBUTES: [&str; 4] = ["ID", "Id", "id", "AssertionID"];
 pub struct Expectations<'a> {
     /// The time of the check.
     pub now: Timestamp,
-    /// The service provider id every `AudienceRestriction` must name.
-    pub audience: &'a str,
+    /// The service-provider ids we answer to: every `AudienceRestriction`
+    /// must name one of them.
+    pub audiences: &'a [&'a str],
     /// The endpoint a bearer confirmation's `Recipient` must name.
     pub recipient: &'a str,
 }
@@ -348,19 +349,23 @@ fn read_assertion(
     if restrictions.is_empty() {
         return Err(SamlError::AudienceMismatch);
     }
+    let mut matched_audience = None;
     for restriction in restrictions {
-        let mut named = false;
+        let mut named = None;
         for audience in element_children(doc, restriction) {
-            if is(doc, audience, NS_ASSERTION, "Audience")
-                && text(doc, audience)? == expect.audience
-            {
-                named = true;
+            if is(doc, audience, NS_ASSERTION, "Audience") {
+                let value = text(doc, audience)?;
+                if expect.audiences.contains(&value.as_str()) {
+                    named = Some(value);
+                }
             }
         }
-        if !named {
-            return Err(SamlError::AudienceMismatch);
+        match named {
+            Some(value) => matched_audience = Some(value),
+            None => return Err(SamlError::AudienceMismatch),
         }
     }
+    let audience = matched_audience.ok_or(SamlError::AudienceMismatch)?;
 
     // A bearer confirmation addressed to us.
     let mut confirmation = None;
@@ -425,7 +430,7 @@ fn read_assertion(
         issuer,
         name_id,
         name_id_format,
-        audience: expect.audience.to_owned(),
+        audience,
         recipient: expect.recipient.to_owned(),
         valid_until,
         session_not_on_or_after,

@@ -10,9 +10,11 @@
 //! authenticator apps take, base64-encoded as the query protocol encodes
 //! blobs. `QRCodePNG` is not produced.
 //!
-//! `EnableMFADevice` needs two consecutive TOTP codes checked against the
-//! seed; that check belongs to the federation work, so it is not registered
-//! here and answers `NotImplemented`.
+//! `EnableMFADevice` needs two consecutive TOTP codes (RFC 6238, the
+//! second within ±1 step of now) checked against the opened seed; wrong
+//! codes answer AWS's `InvalidAuthenticationCode` (403). Both codes are then
+//! recorded as used on this node (`crate::sso`), so they cannot also open a
+//! session. `ResyncMFADevice` is not in the served model.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -34,6 +36,7 @@ pub(super) const HANDLERS: &[(&str, IamHandler)] = &[
     ("CreateVirtualMFADevice", |call| {
         Box::pin(create_virtual_mfa_device(call))
     }),
+    ("EnableMFADevice", |call| Box::pin(enable_mfa_device(call))),
     ("DeactivateMFADevice", |call| {
         Box::pin(deactivate_mfa_device(call))
     }),
@@ -133,6 +136,46 @@ async fn create_virtual_mfa_device(call: Call) -> Result<XmlResult, ApiError> {
             render::tags(w, &tags, true);
         });
     }))
+}
+
+async fn enable_mfa_device(call: Call) -> Result<XmlResult, ApiError> {
+    let user_name = call.required("UserName")?.to_owned();
+    let serial = call.required("SerialNumber")?.to_owned();
+    let first = call.required("AuthenticationCode1")?.to_owned();
+    let second = call.required("AuthenticationCode2")?.to_owned();
+    call.authorize(&users::resource(&call, &user_name))?;
+    let user = users::find(&call, &user_name)?;
+    let device = find(&call, &serial)?;
+    if device.user.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::EntityAlreadyExists,
+            "MFA Device is already in use.",
+        ));
+    }
+    let canonical = device.serial(call.partition(), call.account_id());
+    let seed = crate::mfa::open_seed(call.state(), &canonical, device)?;
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidAuthenticationCode,
+            "Authentication code for device is not valid.",
+        )
+    };
+    let step = seed
+        .verify_consecutive(&first, &second, call.now)
+        .map_err(|_| invalid())?;
+    let sso = call.state().sso();
+    if !sso.use_mfa_code(&canonical, step, call.now)
+        || !sso.use_mfa_code(&canonical, step.saturating_sub(1), call.now)
+    {
+        return Err(invalid());
+    }
+    call.write(Command::EnableMfaDevice {
+        account_id: *call.account_id(),
+        user_name: user.name.clone(),
+        serial_number: canonical,
+    })
+    .await?;
+    Ok(XmlResult::empty())
 }
 
 async fn deactivate_mfa_device(call: Call) -> Result<XmlResult, ApiError> {

@@ -389,10 +389,6 @@ mod tests {
         ("AddUserToGroup", "the replicated model has no groups"),
         ("RemoveUserFromGroup", "the replicated model has no groups"),
         ("ListGroupsForUser", "the replicated model has no groups"),
-        (
-            "EnableMFADevice",
-            "TOTP verification belongs to the federation work",
-        ),
         ("SimulatePrincipalPolicy", "optional test aid, not built"),
         ("SimulateCustomPolicy", "optional test aid, not built"),
     ];

@@ -7,10 +7,11 @@
 //! URL without its scheme, as AWS does. At most five thumbprints of 40 hex
 //! characters and 100 client ids.
 //!
-//! SAML: the metadata document is stored as uploaded; checking its content
-//! (signatures, certificates, validity) belongs to the federation work. Here
-//! it must at least look like an XML `EntityDescriptor`, so a typo'd file
-//! name or a JSON document is refused at once. Assertion encryption and
+//! SAML: the metadata document is stored as uploaded; it must be an XML
+//! `EntityDescriptor` with at least one usable signing certificate (read by
+//! `meridian_core::saml::IdpMetadata`, which the state machine derives again
+//! when it applies the write), so a typo'd file name, a JSON document or
+//! metadata with only a 1024-bit key is refused at once. Assertion encryption and
 //! private keys are not in the replicated model: `AssertionEncryptionMode`
 //! `Allowed` (the default) is accepted, anything that would need a key is
 //! refused rather than silently dropped.
@@ -20,6 +21,7 @@ use meridian_core::config::command::{Command, TagTarget};
 use meridian_core::config::error::{ConfigError, EntityKind};
 use meridian_core::config::limits;
 use meridian_core::config::model::{OidcProvider, SamlProvider, Tags};
+use meridian_core::saml::IdpMetadata;
 
 use crate::error::ApiError;
 use crate::iam::paging::PageRequest;
@@ -286,14 +288,17 @@ fn find_saml<'a>(call: &'a Call, arn: &str) -> Result<&'a SamlProvider, ApiError
     }
 }
 
-/// The shallow check that the metadata is an XML `EntityDescriptor`
-/// (signature and content checks belong to SAML federation).
+/// The metadata must be an XML `EntityDescriptor` whose `IDPSSODescriptor`
+/// carries a usable signing certificate (`meridian_core::saml::metadata`).
 fn check_metadata(metadata: &str) -> Result<(), ApiError> {
     limits::check_saml_metadata(metadata).map_err(config_invalid)?;
     let trimmed = metadata.trim_start_matches('\u{feff}').trim();
     let looks_like_xml =
         trimmed.starts_with('<') && trimmed.ends_with('>') && trimmed.contains("EntityDescriptor");
-    if looks_like_xml {
+    // The signing certificates are what the provider is for: metadata
+    // without one usable for verification (RSA ≥ 2048 or ECDSA) is refused
+    // with the same answer as unparsable metadata.
+    if looks_like_xml && IdpMetadata::parse(metadata).is_ok() {
         Ok(())
     } else {
         Err(errors::invalid_input("Could not parse metadata"))

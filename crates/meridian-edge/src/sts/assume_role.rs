@@ -6,8 +6,11 @@
 //! 2. caller type: the account root is refused ("Roles may not be assumed by
 //!    root accounts."), a federated-user session may not call it, a role
 //!    session revoked by `RevokeRoleSessions` is denied as by an explicit
-//!    deny; MFA parameters are refused until MFA exists (issue 6), trusted
-//!    context assertions are not supported;
+//!    deny; `SerialNumber`/`TokenCode` are checked against the calling
+//!    user's enabled virtual MFA device (`crate::mfa`: AWS's
+//!    "MultiFactorAuthentication failed …" texts, a code once per node), which
+//!    sets `aws:MultiFactorAuthPresent`/`Age` in the trust context and the
+//!    session; trusted context assertions are not supported;
 //! 3. `RoleArn` well formed (`ValidationError` "… is invalid"); a role that
 //!    does not exist is `AccessDenied`, worded as a trust refusal (AWS never
 //!    reveals whether a role exists);
@@ -44,7 +47,7 @@ use meridian_core::time::Timestamp;
 use meridian_core::token::{MAX_SOURCE_IDENTITY_LEN, SessionSpec, SessionTag};
 
 use super::{
-    access_denied, check_issuance, input, mint, refuse_mfa, requested_policy, requested_tags,
+    access_denied, check_issuance, input, mint, requested_policy, requested_tags,
     sts_denied, subject, write_credentials,
 };
 use crate::authz::{CredentialKind, DenyKind, Subject};
@@ -69,6 +72,8 @@ struct TrustRequest<'r> {
     transitive_keys: &'r [&'r str],
     inherited: &'r [SessionTag],
     role: &'r Role,
+    /// MFA authenticated by this request (`SerialNumber`/`TokenCode`).
+    mfa_now: bool,
 }
 
 impl<'r> TrustRequest<'r> {
@@ -100,6 +105,10 @@ impl<'r> TrustRequest<'r> {
         }
         for tag in self.inherited {
             ctx.resource_tag(&tag.key, &tag.value);
+        }
+        if self.mfa_now {
+            ctx.set_known(KnownKey::MultiFactorAuthPresent, Value::Bool(true));
+            ctx.set_known(KnownKey::MultiFactorAuthAge, Value::Number(0.0));
         }
         ctx
     }
@@ -136,7 +145,7 @@ pub(super) fn assume_role(request: &OperationRequest) -> Result<XmlResult, ApiEr
             &subject.denial(action, role_arn, DenyKind::Revoked),
         ));
     }
-    refuse_mfa(input)?;
+    let mfa_now = crate::mfa::authenticate(request, &caller.principal, input)?;
     if input.list("ProvidedContexts").is_some() {
         return Err(ApiError::new(
             ErrorCode::InvalidContextAssertion,
@@ -243,6 +252,7 @@ pub(super) fn assume_role(request: &OperationRequest) -> Result<XmlResult, ApiEr
         transitive_keys: &transitive_keys,
         inherited: &inherited,
         role,
+        mfa_now: mfa_now.is_some(),
     };
     let perms = subject.permission_set();
     let mut actions = vec![action];
@@ -286,10 +296,12 @@ pub(super) fn assume_role(request: &OperationRequest) -> Result<XmlResult, ApiEr
         source_identity: source_identity.map(str::to_owned),
         tags: session_tags,
         policy: policy.policy,
-        mfa_authenticated_at: caller
-            .session
-            .as_deref()
-            .and_then(|session| session.mfa_authenticated_at),
+        mfa_authenticated_at: mfa_now.or_else(|| {
+            caller
+                .session
+                .as_deref()
+                .and_then(|session| session.mfa_authenticated_at)
+        }),
         role_chained: chained,
         provider_claims: Vec::new(),
     };

@@ -29,6 +29,7 @@
 //! operations and DecodeAuthorizationMessage).
 
 mod assume_role;
+mod saml;
 mod tokens;
 mod web_identity;
 mod web_identity_token;
@@ -90,6 +91,11 @@ pub fn register(table: &mut HandlerTable) -> Result<(), UnknownOperation> {
             Service::Sts,
             "GetWebIdentityToken",
             sync(web_identity_token::get_web_identity_token),
+        )?
+        .register(
+            Service::Sts,
+            "AssumeRoleWithSAML",
+            sync(saml::assume_role_with_saml),
         )?;
     Ok(())
 }
@@ -170,19 +176,6 @@ fn sts_check(
 /// `AccessDenied` with a fixed AWS text.
 fn access_denied(message: &'static str) -> ApiError {
     ApiError::new(ErrorCode::AccessDenied, message)
-}
-
-/// MFA arrives with the federation issue: until then a request that names an
-/// MFA device is refused as AWS refuses an unusable device, never answered
-/// with a session that silently lacks MFA.
-fn refuse_mfa(input: &Structure) -> Result<(), ApiError> {
-    if input.str("SerialNumber").is_some() || input.str("TokenCode").is_some() {
-        return Err(access_denied(
-            "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your \
-             MFA serial number is valid and associated with this user.",
-        ));
-    }
-    Ok(())
 }
 
 /// `PackedPolicyTooLarge` with AWS's text.

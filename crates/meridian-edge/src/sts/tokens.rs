@@ -8,8 +8,10 @@
 //! * `GetSessionToken` is not policy-controlled (it authenticates). The
 //!   session keeps the caller's identity and permissions; without MFA it may
 //!   not call IAM (authentication refuses it) and on STS only `AssumeRole`
-//!   and `GetCallerIdentity` (`authz.rs`). MFA (`SerialNumber`/`TokenCode`)
-//!   arrives with issue 6; until then such requests are refused.
+//!   and `GetCallerIdentity` (`authz.rs`). With `SerialNumber`/`TokenCode`
+//!   (the caller's enabled virtual MFA device, `crate::mfa`) the session
+//!   carries the MFA time (`aws:MultiFactorAuthPresent`/`Age`) and may call
+//!   IAM.
 //! * `GetFederationToken` needs `sts:GetFederationToken` on the
 //!   federated-user ARN (and `sts:TagSession` with `Tags`); the session is
 //!   `arn:…:sts::{account}:federated-user/{Name}` whose permissions are the
@@ -23,7 +25,7 @@ use meridian_core::time::Timestamp;
 use meridian_core::token::{SessionPolicy, SessionSpec, SessionTag};
 
 use super::{
-    access_denied, check_issuance, input, mint, refuse_mfa, requested_policy, requested_tags,
+    access_denied, check_issuance, input, mint, requested_policy, requested_tags,
     sts_check, subject, write_credentials,
 };
 use crate::error::ApiError;
@@ -60,7 +62,7 @@ pub(super) fn get_session_token(request: &OperationRequest) -> Result<XmlResult,
         ));
     }
     check_issuance(request, subject.account())?;
-    refuse_mfa(input)?;
+    let mfa_authenticated_at = crate::mfa::authenticate(request, &caller.principal, input)?;
     let seconds = duration(input.int("DurationSeconds"), &caller.principal);
     let spec = SessionSpec {
         principal: caller.principal.clone(),
@@ -70,7 +72,7 @@ pub(super) fn get_session_token(request: &OperationRequest) -> Result<XmlResult,
         source_identity: None,
         tags: Vec::new(),
         policy: SessionPolicy::none(),
-        mfa_authenticated_at: None,
+        mfa_authenticated_at,
         role_chained: false,
         provider_claims: Vec::new(),
     };

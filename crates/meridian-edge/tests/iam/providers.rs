@@ -12,10 +12,17 @@ const OIDC_ARN: &str = "arn:aws:iam::123456789012:oidc-provider/token.example.co
 const THUMB_A: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
 const THUMB_B: &str = "0123456789abcdef0123456789abcdef01234567";
 
-/// SAML metadata of at least 1,000 characters.
+/// SAML metadata of at least 1,000 characters, with the test IdP's signing
+/// certificate (metadata without a usable one is refused).
 fn metadata(entity: &str) -> String {
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../meridian-core/tests/fixtures/saml/idp-rsa.crt"
+    ))
+    .expect("test IdP certificate");
+    let cert: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let mut text = format!(
-        r#"<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">"#
+        r#"<?xml version="1.0"?><md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#
     );
     while text.len() < 1100 {
         text.push_str("<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>");
@@ -281,7 +288,27 @@ async fn saml_providers() {
     .ok();
 
     let json = format!("{{\"metadata\":\"{}\"}}", "x".repeat(1000));
+    // The same metadata without its signing certificate.
+    let keyless = {
+        let start = document.find("<md:KeyDescriptor").unwrap();
+        let end = document.find("</md:KeyDescriptor>").unwrap() + "</md:KeyDescriptor>".len();
+        let mut text = document.clone();
+        text.replace_range(start..end, "");
+        text.replace(
+            "</md:IDPSSODescriptor>",
+            &format!(
+                "{}</md:IDPSSODescriptor>",
+                "<md:NameIDFormat>x</md:NameIDFormat>".repeat(30)
+            ),
+        )
+    };
     let errors: &[(&str, Params<'_>, u16, &str)] = &[
+        (
+            "CreateSAMLProvider",
+            &[("Name", "keyless"), ("SAMLMetadataDocument", &keyless)],
+            400,
+            "InvalidInput",
+        ),
         (
             "CreateSAMLProvider",
             &[("Name", "corp"), ("SAMLMetadataDocument", &document)],

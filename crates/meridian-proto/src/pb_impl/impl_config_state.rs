@@ -334,6 +334,8 @@ fn account_from_pb(account: pb::AccountConfig) -> Result<AccountConfig, DecodeEr
     for provider in account.saml_providers {
         let provider = SamlProvider {
             name: provider.name,
+            // Derived, not stored: read again from the metadata.
+            idp: meridian_core::saml::IdpMetadata::parse(&provider.metadata).ok(),
             metadata: Arc::from(provider.metadata),
             created_at: timestamp(provider.created_at_ms),
             updated_at: timestamp(provider.updated_at_ms),
