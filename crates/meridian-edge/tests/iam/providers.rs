@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use meridian_core::config::command::Command;
 use meridian_core::keyring::{SealedSecret, SecretPurpose};
 
-use crate::support::{ALLOW_ALL, Harness, Params, READ_S3, TRUST, account, other_account};
+use crate::support::{ALLOW_ALL, Harness, NOW, Params, READ_S3, TRUST, account, other_account};
 
 const OIDC_ARN: &str = "arn:aws:iam::123456789012:oidc-provider/token.example.com/tenant";
 const THUMB_A: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
@@ -445,17 +445,33 @@ async fn virtual_mfa_devices() {
         duplicate.expect_error(409, "EntityAlreadyExists"),
         "MFADevice entity at the same path and name already exists."
     );
-    h.admin(
-        "EnableMFADevice",
-        &[
-            ("UserName", "admin"),
-            ("SerialNumber", &serial),
-            ("AuthenticationCode1", "123456"),
-            ("AuthenticationCode2", "654321"),
-        ],
-    )
-    .await
-    .expect_error(501, "NotImplemented");
+    // EnableMFADevice checks two consecutive codes of the seed: wrong,
+    // reversed or far-apart codes are AWS's InvalidAuthenticationCode.
+    let totp = meridian_core::totp::TotpSeed::new(&seed).unwrap_or_else(|e| panic!("{e}"));
+    let step = meridian_core::totp::time_step(NOW);
+    let code = |offset: u64| totp.code(step - offset).to_string();
+    for (first, second) in [
+        ("123456".to_owned(), "654321".to_owned()),
+        (code(0), code(1)),
+        (code(5), code(0)),
+    ] {
+        let refused = h
+            .admin(
+                "EnableMFADevice",
+                &[
+                    ("UserName", "admin"),
+                    ("SerialNumber", &serial),
+                    ("AuthenticationCode1", &first),
+                    ("AuthenticationCode2", &second),
+                ],
+            )
+            .await;
+        assert_eq!(
+            refused.expect_error(403, "InvalidAuthenticationCode"),
+            "Authentication code for device is not valid.",
+            "{first} {second}"
+        );
+    }
 
     let unassigned = h
         .admin(
@@ -469,13 +485,37 @@ async fn virtual_mfa_devices() {
         [serial.as_str()]
     );
 
-    // Enabled as the federation work will, after checking two codes.
+    // Enabled with two consecutive codes; the same codes cannot enable it
+    // again (it is in use) nor be used twice.
     h.admin("CreateUser", &[("UserName", "kim")]).await.ok();
-    h.seed(Command::EnableMfaDevice {
-        account_id: account(),
-        user_name: "kim".to_owned(),
-        serial_number: serial.clone(),
-    });
+    let enable = |user: &'static str, first: String, second: String| {
+        let serial = serial.clone();
+        let h = &h;
+        async move {
+            h.admin(
+                "EnableMFADevice",
+                &[
+                    ("UserName", user),
+                    ("SerialNumber", &serial),
+                    ("AuthenticationCode1", &first),
+                    ("AuthenticationCode2", &second),
+                ],
+            )
+            .await
+        }
+    };
+    enable("kim", code(1), code(0)).await.ok();
+    assert!(h.writer.submitted().iter().any(|request| matches!(
+        &request.command,
+        Command::EnableMfaDevice { user_name, serial_number, .. }
+            if user_name == "kim" && *serial_number == serial
+    )));
+    assert_eq!(
+        enable("admin", code(1), code(0))
+            .await
+            .expect_error(409, "EntityAlreadyExists"),
+        "MFA Device is already in use."
+    );
     let assigned = h
         .admin("ListVirtualMFADevices", &[("AssignmentStatus", "Assigned")])
         .await
