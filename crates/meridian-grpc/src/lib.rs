@@ -10,12 +10,18 @@
 //!   connected channels;
 //! * [`timings::RaftTimings`]: Raft timings for loopback and WAN links;
 //! * [`server_limits::GrpcServerLimits`]: the HTTP/2 settings of the gRPC
-//!   port (streams, header list size, reset-flood bounds), set explicitly.
+//!   port (streams, header list size, reset-flood bounds), set explicitly;
+//! * [`admin`]: the `meridian.v1.Admin` service and its SigV4-over-metadata
+//!   signing scheme (also used by `meridian admin`);
+//! * [`rotation::RotationDriver`]: two-phase key rotation proposed as
+//!   compare-and-set entries.
 
+pub mod admin;
 pub mod errors;
 pub mod network;
 pub mod node;
 pub mod raft_service;
+pub mod rotation;
 pub mod server_limits;
 pub mod timings;
 

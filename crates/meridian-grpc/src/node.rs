@@ -366,6 +366,12 @@ impl Node {
         &self.raft
     }
 
+    /// The channels to peers (with the resolver tests route through), for
+    /// services that ask peers directly (the key rotation's `Applied` poll).
+    pub fn peers(&self) -> &PeerPool {
+        &self.pool
+    }
+
     /// Applies a configuration write through the leader, from any node.
     ///
     /// Returns once the write is committed and applied on this node

@@ -364,6 +364,16 @@ impl RaftService for RaftServiceImpl {
             Err(err) => Err(Status::failed_precondition(err.to_string())),
         }
     }
+
+    async fn applied(
+        &self,
+        _request: Request<pb::AppliedRequest>,
+    ) -> Result<Response<pb::AppliedResponse>, Status> {
+        Ok(Response::new(pb::AppliedResponse {
+            node_id: *self.raft.node_id(),
+            applied_index: self.snapshots.borrow().applied_index(),
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ impl KeyRotationSettings {
         const DAY_MS: u64 = 24 * HOUR_MS;
         if self
             .rotate_after_ms
-            .is_some_and(|every| every < 1_000 || every > 365 * DAY_MS)
+            .is_some_and(|every| !(1_000..=365 * DAY_MS).contains(&every))
         {
             return Err(String::from("rotate_after must be 1 s to 365 days"));
         }
@@ -171,13 +171,13 @@ impl KeyRotationSettings {
         if self.propagation_grace_ms > DAY_MS {
             return Err(String::from("propagation_grace must be at most 1 day"));
         }
-        if self.max_token_lifetime_ms < 1_000 || self.max_token_lifetime_ms > 30 * DAY_MS {
+        if !(1_000..=30 * DAY_MS).contains(&self.max_token_lifetime_ms) {
             return Err(String::from("max_token_lifetime must be 1 s to 30 days"));
         }
         if self.leeway_ms > DAY_MS {
             return Err(String::from("leeway must be at most 1 day"));
         }
-        if self.max_key_age_ms < 1_000 || self.max_key_age_ms > 365 * DAY_MS {
+        if !(1_000..=365 * DAY_MS).contains(&self.max_key_age_ms) {
             return Err(String::from("max_key_age must be 1 s to 365 days"));
         }
         if self.rotate_after_ms.is_some_and(|every| {
