@@ -14,7 +14,9 @@
 //! * [`admin`]: the `meridian.v1.Admin` service and its SigV4-over-metadata
 //!   signing scheme (also used by `meridian admin`);
 //! * [`rotation::RotationDriver`]: two-phase key rotation proposed as
-//!   compare-and-set entries.
+//!   compare-and-set entries;
+//! * [`verifier`]: the `meridian.v1.Verifier` service (Authenticate,
+//!   Authorize, batch and stream forms) for resource services.
 
 pub mod admin;
 pub mod errors;
@@ -24,5 +26,6 @@ pub mod raft_service;
 pub mod rotation;
 pub mod server_limits;
 pub mod timings;
+pub mod verifier;
 
 mod cluster_ops;

@@ -262,6 +262,55 @@ pub fn authenticate(
     }
 }
 
+/// Re-establishes a caller that was authenticated earlier (its signature
+/// checked then), as of `now`: the long-term key must still exist and be
+/// `Active`; a session token must still open (not expired, not sealed under
+/// a destroyed key) and the session must not be denied. No signature is
+/// checked and no secret is opened, so this costs one token open at most.
+/// For callers that hand out a proof of an earlier authentication (the
+/// verifier's context handles) and must apply revocations made since.
+pub fn resume(
+    keys: &KeyMaterial,
+    snapshot: &ConfigSnapshot,
+    access_key_id: &str,
+    session_token: Option<&str>,
+    now: Timestamp,
+    token_leeway: Duration,
+) -> Result<Caller, AuthError> {
+    let key_id = AccessKeyId::parse(access_key_id)
+        .map_err(|_| AuthError::InvalidToken(InvalidTokenReason::MalformedKeyId))?;
+    match (key_id.kind(), session_token) {
+        (AccessKeyKind::LongTerm, None) => {
+            let entry = snapshot
+                .access_key(key_id.as_str())
+                .ok_or(AuthError::InvalidToken(InvalidTokenReason::UnknownKey))?;
+            if entry.key.status != AccessKeyStatus::Active {
+                return Err(AuthError::InvalidToken(InvalidTokenReason::InactiveKey));
+            }
+            Ok(Caller::long_term(user_principal(&entry)?, key_id.as_str()))
+        }
+        (AccessKeyKind::LongTerm, Some(_)) => Err(AuthError::InvalidToken(
+            InvalidTokenReason::TokenWithLongTermKey,
+        )),
+        (AccessKeyKind::Temporary, None) => {
+            Err(AuthError::InvalidToken(InvalidTokenReason::MissingToken))
+        }
+        (AccessKeyKind::Temporary, Some(token)) => {
+            let ring = keys.session_ring(snapshot);
+            let claims =
+                token::open(token, &key_id, &ring, now, token_leeway).map_err(|e| match e {
+                    token::TokenError::Expired { .. } => AuthError::ExpiredToken,
+                    _ => AuthError::InvalidToken(InvalidTokenReason::BadToken),
+                })?;
+            let (principal, session) = session_of(claims);
+            if session_denied(snapshot, &session, now) {
+                return Err(AuthError::InvalidToken(InvalidTokenReason::SessionDenied));
+            }
+            Ok(Caller::temporary(principal, key_id.as_str(), session))
+        }
+    }
+}
+
 /// Whether `session` has been denied by id (`DenySession`) as of `now`.
 pub fn session_denied(snapshot: &ConfigSnapshot, session: &CallerSession, now: Timestamp) -> bool {
     !snapshot.revocations().denied_sessions.is_empty()
