@@ -51,7 +51,7 @@
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -278,23 +278,21 @@ impl AdminBootstrap {
         file.sync_all().map_err(io)
     }
 
-    /// Reads a file, refusing one that group or others can read.
+    /// Reads a file, refusing one that others could read
+    /// ([`crate::key_file`]'s rule: it holds a secret key).
     pub fn read(path: &Path) -> Result<AdminBootstrap, BootstrapError> {
         let shown = path.display().to_string();
         let io = |source| BootstrapError::Io {
             path: shown.clone(),
             source,
         };
-        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            return Err(BootstrapError::Invalid {
+        let facts = crate::key_file::FileFacts::of(&std::fs::metadata(path).map_err(io)?);
+        crate::key_file::check(&facts, &crate::key_file::ProcessIdentity::current()).map_err(
+            |reason| BootstrapError::Invalid {
                 path: shown.clone(),
-                reason: format!(
-                    "readable by group or others (mode {:o}); it holds a secret key",
-                    mode & 0o777
-                ),
-            });
-        }
+                reason: format!("it holds a secret key, and it {reason}"),
+            },
+        )?;
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
         AdminBootstrap::from_json(&text, &shown)
     }

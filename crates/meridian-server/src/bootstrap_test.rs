@@ -1,6 +1,7 @@
 //! Tests of the cluster and administrator bootstrap against the real state
 //! machine (`ConfigState::apply`) behind an in-memory writer.
 
+use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 
 use meridian_core::config::command::{ConfigRequest, Response};

@@ -8,9 +8,11 @@
 //! state or of the config file.
 //!
 //! Format: 64 hexadecimal digits (32 bytes), surrounding whitespace ignored,
-//! either in a file or in an environment variable named by the config. A file
-//! that group or others can read is refused, as ssh refuses such private
-//! keys: a node would otherwise run happily with its master key exposed.
+//! either in a file or in an environment variable named by the config. Who
+//! may read the file is [`crate::key_file`]'s rule: owner-only (`0600`), or a
+//! group-readable file root provisioned for this process's group (a
+//! Kubernetes Secret volume under `fsGroup`, `0440`); anything else is
+//! refused, as ssh refuses such private keys.
 //!
 //! Problems are reported as [`ConfigError`]s on the `kek` keys, so the binary
 //! exits with the bad-config code: a missing or malformed key is a
@@ -18,7 +20,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use meridian_core::keyring::Kek;
@@ -63,19 +65,7 @@ pub fn parse_kek(text: &str) -> Result<Kek, String> {
 }
 
 fn read_key_file(path: &Path) -> Result<Zeroizing<String>, ConfigError> {
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| invalid("kek.file", format!("cannot read {}: {e}", path.display())))?;
-    let mode = metadata.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(invalid(
-            "kek.file",
-            format!(
-                "{} is readable by group or others (mode {:o}); run chmod 600 on it",
-                path.display(),
-                mode & 0o777
-            ),
-        ));
-    }
+    crate::key_file::check_path(path).map_err(|reason| invalid("kek.file", reason))?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| invalid("kek.file", format!("cannot read {}: {e}", path.display())))?;
     Ok(Zeroizing::new(text))
@@ -111,6 +101,8 @@ fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use meridian_core::rand::DeterministicRandom;
 
     use super::*;

@@ -4,8 +4,10 @@
 //!
 //! * [`config`]: the node's TOML file and `MERIDIAN_*` overrides, validated
 //!   before anything is bound ([`config::Config`]);
-//! * [`kek`]: the key-encryption key from a 0600 file or an environment
+//! * [`kek`]: the key-encryption key from a file or an environment
 //!   variable;
+//! * [`key_file`]: who may read a file holding a secret (owner-only, or
+//!   provisioned by root for this process's group);
 //! * [`app`]: [`app::App::build`] (KEK, listeners, Raft node, edge state),
 //!   [`app::App::spawn`] (tasks on one tracker), [`app::RunningApp::shutdown`]
 //!   (readiness false → HTTP drain → gRPC and Raft → store closed);
@@ -25,6 +27,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod federation;
 pub mod kek;
+pub mod key_file;
 pub mod random;
 pub mod readiness;
 pub mod writer;
