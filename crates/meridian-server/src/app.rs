@@ -63,6 +63,7 @@ pub struct App {
     freshness: Freshness,
     keys: Arc<KeyMaterial>,
     clock: Arc<dyn Clock>,
+    rotation: Arc<meridian_grpc::rotation::RotationDriver>,
     bootstrap: Option<(BootstrapPlan, Option<PathBuf>)>,
     tracker: TaskTracker,
 }
@@ -151,16 +152,25 @@ impl App {
             cluster_name: String::from("meridian"),
             resolver: None,
         };
-        let node = Node::start(node_config, mode, grpc_listener)
+        // The Admin API is mounted on the node's gRPC port, so it is built
+        // first and bound to the node once it runs.
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let freshness = Freshness::new();
+        let admin = crate::admin::service(
+            &config,
+            secrets.admin_kek,
+            Arc::clone(&clock),
+            freshness.clone(),
+        );
+        let node = Node::start_with_services(node_config, mode, grpc_listener, admin.routes())
             .await
             .with_context(|| format!("failed to start node {}", config.node_id))?;
         let node = Arc::new(node);
 
         let tracker = TaskTracker::new();
         let keys = Arc::new(KeyMaterial::new(secrets.kek));
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let rotation = crate::admin::bind(&admin, Arc::clone(&node), Arc::clone(&keys));
         let readiness = Readiness::new();
-        let freshness = Freshness::new();
         let mut handlers = HandlerTable::new();
         meridian_edge::sts::register(&mut handlers).context("failed to register STS operations")?;
         meridian_edge::iam::register(&mut handlers).context("failed to register IAM operations")?;
@@ -196,6 +206,7 @@ impl App {
             freshness,
             keys,
             clock,
+            rotation,
             bootstrap,
             tracker,
         })
@@ -260,6 +271,17 @@ impl App {
                 stop: stop_tasks.clone(),
                 fatal: fatal.clone(),
             }),
+        );
+
+        spawn_named(
+            &tracker,
+            "key-rotation",
+            crate::admin::rotation_loop(
+                Arc::clone(&self.rotation),
+                Arc::clone(&self.clock),
+                crate::admin::ROTATION_TICK,
+                stop_tasks.clone(),
+            ),
         );
 
         if let Some((plan, admin_file)) = self.bootstrap {
@@ -418,12 +440,15 @@ pub async fn run(config: Config, env: &Env) -> anyhow::Result<()> {
 /// What must be read before anything is bound.
 struct Secrets {
     kek: meridian_core::keyring::Kek,
+    /// The same KEK again, for the Admin API's own key material.
+    admin_kek: meridian_core::keyring::Kek,
     admin: Option<AdminBootstrap>,
 }
 
 impl Secrets {
     fn load(config: &Config, env: &Env) -> Result<Secrets, ConfigError> {
         let kek = load_kek(&config.kek, env)?;
+        let admin_kek = load_kek(&config.kek, env)?;
         let admin = match &config.cluster {
             ClusterMode::Bootstrap {
                 admin_file: Some(path),
@@ -439,7 +464,11 @@ impl Secrets {
             },
             _ => None,
         };
-        Ok(Secrets { kek, admin })
+        Ok(Secrets {
+            kek,
+            admin_kek,
+            admin,
+        })
     }
 }
 

@@ -22,6 +22,7 @@
 //! The one wall-clock read of the node is `meridian_edge::state::SystemClock`,
 //! which the edge owns and this crate hands to everything that needs time.
 
+pub mod admin;
 pub mod app;
 pub mod bootstrap;
 pub mod config;

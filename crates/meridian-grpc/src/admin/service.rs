@@ -167,6 +167,12 @@ impl AdminService {
             .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
     }
 
+    /// The service as routes to mount on the node's gRPC port (the
+    /// server adds other services to them).
+    pub fn routes(&self) -> tonic::service::Routes {
+        tonic::service::Routes::new(self.server())
+    }
+
     /// Authenticates and authorizes a call to `method` on `scope`.
     fn begin<M: prost::Message>(
         &self,
