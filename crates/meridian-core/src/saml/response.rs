@@ -35,6 +35,8 @@
 //! `NotOnOrAfter` of the `Conditions` and of that `SubjectConfirmationData`,
 //! with [`CLOCK_SKEW_SECONDS`] of leeway.
 
+use std::collections::HashSet;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bergshamra::VerifyResult;
@@ -181,15 +183,14 @@ impl Shape {
         }
         // Unique IDs across the whole document, whatever attribute carries
         // them (bergshamra also refuses duplicates when building its map).
-        let mut ids: Vec<&str> = Vec::new();
+        let mut ids: HashSet<&str> = HashSet::new();
         for node in doc.descendants(doc.root()) {
             if let Some(element) = doc.element(node) {
                 for name in ID_ATTRIBUTES {
                     if let Some(value) = element.get_attribute(name) {
-                        if ids.contains(&value) {
+                        if !ids.insert(value) {
                             return Err(SamlError::DuplicateId);
                         }
-                        ids.push(value);
                     }
                 }
             }
