@@ -1,8 +1,10 @@
 //! SigV4 caller authentication: who signed this request?
 //!
-//! [`SigV4Authenticator`] is the production [`Authenticator`]. It runs
-//! `meridian_core::sigv4` in its two steps and resolves the secret in between
-//! from what the request names, never from the network or the disk:
+//! [`SigV4Authenticator`] is the production [`Authenticator`]. It parses the
+//! request with the node's scopes (`sts` and `iam`) and hands the rest to
+//! `meridian_core::access::caller::authenticate`, which the gRPC verifier
+//! and the Admin API share; only the IAM rule for `GetSessionToken` sessions
+//! without MFA is the edge's own:
 //!
 //! ```text
 //!  Verifier::parse (syntax, scope: own region for sts and iam, us-east-1 for iam,
@@ -47,33 +49,23 @@ pub mod keys;
 use std::sync::Arc;
 use std::time::Duration;
 
-use meridian_core::config::model::AccessKeyStatus;
-use meridian_core::config::snapshot::{AccessKeyEntry, ConfigSnapshot};
-use meridian_core::ids::{AccessKeyId, AccessKeyKind, UniqueId};
-use meridian_core::principal::{Principal, UserPrincipal};
+use meridian_core::access::caller::{self, AuthError};
+use meridian_core::config::snapshot::ConfigSnapshot;
+use meridian_core::principal::Principal;
 use meridian_core::sigv4::error::SigV4Error;
 use meridian_core::sigv4::policy::VerifierPolicy;
 use meridian_core::sigv4::request::{Payload, Request};
 use meridian_core::sigv4::verifier::Verifier;
 use meridian_core::time::Timestamp;
-use meridian_core::token::{self, SessionClaims, TokenError};
 
 use crate::error::ApiError;
 use crate::model::{ErrorCode, Service};
-use crate::state::{AuthRequest, Authenticator, Caller, CallerSession};
+use crate::state::{AuthRequest, Authenticator, Caller};
 
 pub use keys::KeyMaterial;
-
-/// AWS's text for `InvalidClientTokenId` (STS-API.md §1.5: AWS omits the
-/// trailing period moto adds).
-pub const INVALID_TOKEN_MESSAGE: &str = "The security token included in the request is invalid";
-
-/// AWS's text for `ExpiredToken`.
-pub const EXPIRED_TOKEN_MESSAGE: &str = "The security token included in the request is expired";
-
-/// Clock skew between the node that minted a session and the node verifying
-/// it that is tolerated at both ends of the session's life.
-pub const DEFAULT_TOKEN_LEEWAY: Duration = Duration::from_secs(30);
+pub use meridian_core::access::caller::{
+    DEFAULT_TOKEN_LEEWAY, EXPIRED_TOKEN_MESSAGE, INVALID_TOKEN_MESSAGE,
+};
 
 /// `InvalidClientTokenId` with AWS's text.
 pub fn invalid_token() -> ApiError {
@@ -115,39 +107,6 @@ impl SigV4Authenticator {
         self.token_leeway = leeway;
         self
     }
-
-    fn long_term(
-        &self,
-        key_id: &AccessKeyId,
-        snapshot: &ConfigSnapshot,
-    ) -> Result<(Principal, zeroize::Zeroizing<Vec<u8>>), ApiError> {
-        let entry = snapshot
-            .access_key(key_id.as_str())
-            .ok_or_else(invalid_token)?;
-        if entry.key.status != AccessKeyStatus::Active {
-            return Err(invalid_token());
-        }
-        let principal = user_principal(&entry)?;
-        let secret = self
-            .keys
-            .access_key_secret(key_id.as_str(), &entry.key.sealed_secret)
-            .map_err(|error| ApiError::internal(&error))?;
-        Ok((principal, secret))
-    }
-}
-
-/// The IAM user that owns a long-term key, as a principal.
-fn user_principal(entry: &AccessKeyEntry<'_>) -> Result<Principal, ApiError> {
-    let user_id =
-        UniqueId::parse(&entry.user.user_id).map_err(|error| ApiError::internal(&error))?;
-    UserPrincipal::new(
-        entry.account.account.id,
-        &entry.user.path,
-        &entry.user.name,
-        user_id,
-    )
-    .map(Principal::User)
-    .map_err(|error| ApiError::internal(&error))
 }
 
 /// A core SigV4 error as the API answers it. Codes the catalogue lacks
@@ -160,30 +119,14 @@ pub fn sigv4_error(error: &SigV4Error) -> ApiError {
     ApiError::new(code, error.message())
 }
 
-fn token_error(error: &TokenError) -> ApiError {
+/// A core authentication failure as the API answers it.
+fn auth_error(error: &AuthError) -> ApiError {
     match error {
-        TokenError::Expired { .. } => expired_token(),
-        _ => invalid_token(),
+        AuthError::SigV4(error) => sigv4_error(error),
+        AuthError::InvalidToken(_) => invalid_token(),
+        AuthError::ExpiredToken => expired_token(),
+        AuthError::Internal(detail) => ApiError::internal(detail),
     }
-}
-
-fn session_of(claims: SessionClaims) -> (Principal, CallerSession) {
-    let SessionClaims {
-        spec, session_id, ..
-    } = claims;
-    let session = CallerSession {
-        session_id,
-        region: spec.region,
-        issued_at: spec.issued_at,
-        expires_at: spec.expires_at,
-        source_identity: spec.source_identity,
-        tags: spec.tags,
-        policy: spec.policy,
-        mfa_authenticated_at: spec.mfa_authenticated_at,
-        role_chained: spec.role_chained,
-        provider_claims: spec.provider_claims,
-    };
-    (spec.principal, session)
 }
 
 impl Authenticator for SigV4Authenticator {
@@ -208,59 +151,29 @@ impl Authenticator for SigV4Authenticator {
             .verifier
             .parse(&core_request, request.service.signing_name(), now)
             .map_err(|e| sigv4_error(&e))?;
-        let key_id = AccessKeyId::parse(parsed.access_key_id()).map_err(|_| invalid_token())?;
-
-        match key_id.kind() {
-            AccessKeyKind::LongTerm => {
-                if parsed.session_token().is_some() {
-                    // A token belongs to an ASIA key only (STS-API.md §3.3).
-                    return Err(invalid_token());
-                }
-                let (principal, secret) = self.long_term(&key_id, snapshot)?;
-                self.verifier
-                    .verify(parsed, &core_request, &secret)
-                    .map_err(|e| sigv4_error(&e))?;
-                Ok(Caller {
-                    source_ip: request.peer,
-                    ..Caller::long_term(principal, key_id.as_str())
-                })
-            }
-            AccessKeyKind::Temporary => {
-                let token = parsed
-                    .session_token()
-                    .and_then(|token| token.as_str())
-                    .ok_or_else(invalid_token)?;
-                let ring = self.keys.session_ring(snapshot);
-                let claims = token::open(token, &key_id, &ring, now, self.token_leeway)
-                    .map_err(|e| token_error(&e))?;
-                self.verifier
-                    .verify(
-                        parsed,
-                        &core_request,
-                        claims.secret_access_key.expose_secret().as_bytes(),
-                    )
-                    .map_err(|e| sigv4_error(&e))?;
-                let (principal, session) = session_of(claims);
-                if !snapshot.revocations().denied_sessions.is_empty()
-                    && snapshot.is_session_denied(&session.session_id.to_string(), now)
-                {
-                    return Err(invalid_token());
-                }
-                let session_token_session =
-                    matches!(principal, Principal::User(_) | Principal::Root(_));
-                if request.service == Service::Iam
-                    && session_token_session
-                    && session.mfa_authenticated_at.is_none()
-                {
-                    // GetSessionToken credentials without MFA cannot call IAM;
-                    // AWS answers as for an unknown token (STS-API.md §3.3).
-                    return Err(invalid_token());
-                }
-                Ok(Caller {
-                    source_ip: request.peer,
-                    ..Caller::temporary(principal, key_id.as_str(), session)
-                })
+        let mut caller = caller::authenticate(
+            &self.verifier,
+            &self.keys,
+            parsed,
+            &core_request,
+            snapshot,
+            now,
+            self.token_leeway,
+        )
+        .map_err(|e| auth_error(&e))?;
+        if let Some(session) = caller.session.as_deref() {
+            let session_token_session =
+                matches!(caller.principal, Principal::User(_) | Principal::Root(_));
+            if request.service == Service::Iam
+                && session_token_session
+                && session.mfa_authenticated_at.is_none()
+            {
+                // GetSessionToken credentials without MFA cannot call IAM;
+                // AWS answers as for an unknown token (STS-API.md §3.3).
+                return Err(invalid_token());
             }
         }
+        caller.source_ip = request.peer;
+        Ok(caller)
     }
 }

@@ -22,9 +22,7 @@ use http::{HeaderMap, Method};
 use meridian_core::config::command::{ConfigRequest, Response};
 use meridian_core::config::error::ConfigError;
 use meridian_core::config::snapshot::ConfigSnapshot;
-use meridian_core::principal::Principal;
 use meridian_core::time::Timestamp;
-use meridian_core::token::{ProviderClaim, SessionId, SessionPolicy, SessionTag};
 use tokio::sync::watch;
 
 use crate::audit::{AuditSink, DiscardAudit};
@@ -111,90 +109,9 @@ pub struct AuthRequest<'a> {
     pub peer: Option<IpAddr>,
 }
 
-/// An authenticated caller.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// Who signed.
-    pub principal: Principal,
-    /// The access key id the request was signed with (the rate-limit key).
-    pub access_key_id: String,
-    /// Temporary (`ASIA…`) rather than long-term credentials.
-    pub temporary: bool,
-    /// What the session token asserted (temporary credentials only): issue
-    /// time, tags, session policies, source identity, MFA, chaining.
-    pub session: Option<Arc<CallerSession>>,
-    /// The client's IP address, when known (`aws:SourceIp`).
-    pub source_ip: Option<IpAddr>,
-}
-
-impl Caller {
-    /// A caller with long-term credentials (an IAM user's `AKIA…` key, or
-    /// the account root), no session.
-    pub fn long_term(principal: Principal, access_key_id: impl Into<String>) -> Caller {
-        Caller {
-            principal,
-            access_key_id: access_key_id.into(),
-            temporary: false,
-            session: None,
-            source_ip: None,
-        }
-    }
-
-    /// A caller with temporary credentials described by `session`.
-    pub fn temporary(
-        principal: Principal,
-        access_key_id: impl Into<String>,
-        session: CallerSession,
-    ) -> Caller {
-        Caller {
-            principal,
-            access_key_id: access_key_id.into(),
-            temporary: true,
-            session: Some(Arc::new(session)),
-            source_ip: None,
-        }
-    }
-}
-
-impl fmt::Debug for Caller {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Caller")
-            .field("principal", &self.principal)
-            .field("access_key_id", &self.access_key_id)
-            .field("temporary", &self.temporary)
-            .field("session", &self.session)
-            .field("source_ip", &self.source_ip)
-            .finish()
-    }
-}
-
-/// The session facts a verified session token carries, minus the principal
-/// (in [`Caller::principal`]) and the secret (dropped after the signature
-/// check).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallerSession {
-    /// The session's id (the handle for denying one session).
-    pub session_id: SessionId,
-    /// The region that issued it.
-    pub region: String,
-    /// When it was issued (`aws:TokenIssueTime`).
-    pub issued_at: Timestamp,
-    /// When it expires.
-    pub expires_at: Timestamp,
-    /// `SourceIdentity`, sticky across role chains.
-    pub source_identity: Option<String>,
-    /// Session tags with their transitive flags.
-    pub tags: Vec<SessionTag>,
-    /// Session policies (inline and managed ARNs).
-    pub policy: SessionPolicy,
-    /// When the caller authenticated with MFA, if it did.
-    pub mfa_authenticated_at: Option<Timestamp>,
-    /// Obtained with other temporary credentials (role chaining).
-    pub role_chained: bool,
-    /// Identity-provider claims of a web-identity or SAML session, named by
-    /// the condition keys they answer (`{provider}:sub`, `saml:sub`, …).
-    pub provider_claims: Vec<ProviderClaim>,
-}
+/// An authenticated caller and its session facts: shared with the gRPC
+/// verifier and the Admin API, so they live in `meridian_core::access`.
+pub use meridian_core::access::caller::{Caller, CallerSession};
 
 /// Authenticates signed requests (SigV4 against the snapshot's keys and the
 /// session-token codec). Errors are final answers (`InvalidClientTokenId`,

@@ -28,7 +28,7 @@
 //!   an *explicit deny in an identity-based policy*;
 //! * a federated-user session may call no IAM action and, on STS, only
 //!   `GetCallerIdentity`; a `GetSessionToken` session may call only
-//!   `AssumeRole` and `GetCallerIdentity` on STS.
+//!   `AssumeRole`, `GetCallerIdentity` and `GetWebIdentityToken` on STS.
 //!
 //! The request context carries the caller's principal facts (`aws:PrincipalArn`,
 //! `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:userid`, `aws:username`),
@@ -740,6 +740,7 @@ impl<'s> Subject<'s> {
                 !service.eq_ignore_ascii_case("sts")
                     || name.eq_ignore_ascii_case("AssumeRole")
                     || name.eq_ignore_ascii_case("GetCallerIdentity")
+                    || name.eq_ignore_ascii_case("GetWebIdentityToken")
             }
             CredentialKind::LongTerm | CredentialKind::RoleSession => true,
         };

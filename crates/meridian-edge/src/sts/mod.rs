@@ -146,18 +146,13 @@ fn check_issuance(request: &OperationRequest, account: &str) -> Result<(), ApiEr
 
 /// A denial as STS words it (no "because …" suffix), with the encoded message.
 fn sts_denied(request: &OperationRequest, denial: &Denial) -> ApiError {
-    denial.into_error(&request.state, MessageStyle::Plain)
+    authz::denied(&request.state, denial, MessageStyle::Plain)
 }
 
 /// The caller, resolved against the request's snapshot.
 fn subject(request: &OperationRequest) -> Result<Subject<'_>, ApiError> {
     let caller = authz::caller(request)?;
-    Ok(Subject::resolve(
-        &request.state,
-        caller,
-        &request.snapshot,
-        request.state.region(),
-    ))
+    Ok(authz::resolve(request, caller))
 }
 
 /// Identity-based authorization with STS's message form.
