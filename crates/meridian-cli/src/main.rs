@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use meridian_cli::{admin, dev, exit};
 use meridian_server::config::Config;
 use meridian_server::config::env::Env;
@@ -105,35 +105,14 @@ struct AdminArgs {
     /// A node's gRPC URL.
     #[arg(long, value_name = "URL", env = "MERIDIAN_ENDPOINT", global = true)]
     endpoint: Option<String>,
+    /// The region to sign for (default: the node's in cluster.json, else AWS_REGION).
+    #[arg(long, value_name = "REGION", global = true)]
+    region: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = admin::Output::Table, global = true)]
+    output: admin::Output,
     #[command(subcommand)]
-    command: AdminCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum AdminCommand {
-    /// Accounts.
-    Account {
-        #[command(subcommand)]
-        command: AccountCommand,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum AccountCommand {
-    /// Creates an account and its administrator.
-    Create {
-        /// The account's name.
-        name: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Output::Table)]
-        output: Output,
-    },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Output {
-    Table,
-    Json,
+    command: admin::AdminCommand,
 }
 
 fn main() -> ExitCode {
@@ -212,11 +191,16 @@ async fn run(prepared: Prepared) -> anyhow::Result<()> {
                 (args.endpoint.is_none() && std::fs::metadata(&default).is_ok()).then_some(default)
             });
             let target = admin::resolve(cluster.as_deref(), args.endpoint.as_deref())?;
-            match args.command {
-                AdminCommand::Account {
-                    command: AccountCommand::Create { name, output: _ },
-                } => admin::account_create(&target, &name),
-            }
+            let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+            let credentials = admin::credentials(&env, cluster.as_deref())?;
+            let region = args
+                .region
+                .or_else(|| target.region.clone())
+                .or_else(|| env.get("AWS_REGION").cloned())
+                .or_else(|| env.get("AWS_DEFAULT_REGION").cloned())
+                .unwrap_or_else(|| String::from("us-east-1"));
+            let session = admin::Session::new(&target, credentials, region)?;
+            admin::run(&session, args.command, args.output).await
         }
     }
 }
