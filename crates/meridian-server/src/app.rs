@@ -193,6 +193,10 @@ impl App {
             limits,
         });
         crate::federation::install(&edge, &config, node.snapshot(), Arc::clone(&clock))?;
+        if let Some(endpoint) = &config.saml.endpoint {
+            edge.sso()
+                .set_service_provider(meridian_edge::sso::SamlServiceProvider::own(endpoint));
+        }
 
         let bootstrap = bootstrap_plan(&config, secrets.admin);
         Ok(App {

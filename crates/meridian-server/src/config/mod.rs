@@ -55,6 +55,7 @@
 
 pub mod env;
 pub mod federation;
+pub mod saml;
 pub mod error;
 pub mod raw;
 
@@ -117,6 +118,8 @@ pub struct Config {
     pub serve: ServeConfig,
     /// Web-identity federation (`[federation]`).
     pub federation: federation::FederationConfig,
+    /// SAML federation (`[saml]`).
+    pub saml: saml::SamlConfig,
 }
 
 /// A listener: where to bind and the URL others use.
@@ -306,6 +309,7 @@ impl Checker<'_> {
         let (edge_limits, serve) = self.limits(raw, shutdown_grace_period);
         let cluster = self.cluster(raw, node_id, region.as_deref(), grpc.as_ref());
         let federation = self.federation(&raw.federation);
+        let saml = self.saml(&raw.saml);
         Some(Config {
             node_id: node_id?,
             region: region?,
@@ -321,6 +325,7 @@ impl Checker<'_> {
             edge_limits: edge_limits?,
             serve: serve?,
             federation: federation?,
+            saml: saml?,
         })
     }
 

@@ -56,6 +56,9 @@ pub struct RawConfig {
     /// Web-identity federation.
     #[serde(default, skip_serializing_if = "is_default")]
     pub federation: super::federation::RawFederation,
+    /// SAML federation.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub saml: super::saml::RawSaml,
 }
 
 /// `[http]`.
