@@ -23,6 +23,8 @@ log() { echo "compat: $*" >&2; }
 # shellcheck source=../../scripts/env.sh
 source "$root/scripts/env.sh"
 meridian_ensure_venv
+# test_saml.py signs its SAML responses with the xmlsec1 CLI.
+meridian_ensure_apt xmlsec1
 export PATH="$MERIDIAN_VENV/bin:$PATH"
 
 # --- the meridian binary ----------------------------------------------------
