@@ -1210,7 +1210,7 @@ async fn get_session_token_and_its_restrictions() {
             "AccessDenied",
             "Cannot call GetSessionToken with session credentials",
         );
-    // MFA is not available yet: refused rather than silently ignored.
+    // A serial number that is not an MFA device of alice: AWS's refusal.
     edge.sts(
         &alice,
         &[
