@@ -48,12 +48,12 @@ fn iso(seconds: i64) -> String {
 
 /// A signed response of about 8 KiB.
 fn response() -> String {
-    let mut attributes = format!(
+    let mut attributes = String::from(
         "<saml:Attribute Name=\"https://aws.amazon.com/SAML/Attributes/Role\"><saml:AttributeValue>\
          arn:aws:iam::111122223333:role/admin,arn:aws:iam::111122223333:saml-provider/corp\
          </saml:AttributeValue></saml:Attribute>\
          <saml:Attribute Name=\"https://aws.amazon.com/SAML/Attributes/RoleSessionName\">\
-         <saml:AttributeValue>alice@corp.example</saml:AttributeValue></saml:Attribute>"
+         <saml:AttributeValue>alice@corp.example</saml:AttributeValue></saml:Attribute>",
     );
     let mut group = 0;
     while attributes.len() < 5_800 {

@@ -203,15 +203,14 @@ fn sign(template: &str, key: &str) -> String {
 
 /// A response whose assertion is signed with `key` and `method`.
 fn signed_assertion(spec: &Spec, key: &str, method: &str) -> String {
-    let signed = sign(
+    sign(
         &response(
             spec,
             "",
             &assertion(spec, ASSERTION_ID, &default_signature(ASSERTION_ID, method)),
         ),
         key,
-    );
-    signed
+    )
 }
 
 fn signed_response_only(spec: &Spec) -> String {

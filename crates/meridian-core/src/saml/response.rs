@@ -187,10 +187,10 @@ impl Shape {
         for node in doc.descendants(doc.root()) {
             if let Some(element) = doc.element(node) {
                 for name in ID_ATTRIBUTES {
-                    if let Some(value) = element.get_attribute(name) {
-                        if !ids.insert(value) {
-                            return Err(SamlError::DuplicateId);
-                        }
+                    if let Some(value) = element.get_attribute(name)
+                        && !ids.insert(value)
+                    {
+                        return Err(SamlError::DuplicateId);
                     }
                 }
             }

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use meridian_core::config::command::Command;
 use meridian_core::keyring::{SealedSecret, SecretPurpose};
 
-use crate::support::{ALLOW_ALL, Harness, NOW, Params, READ_S3, TRUST, account, other_account};
+use crate::support::{ALLOW_ALL, Harness, NOW, Params, READ_S3, TRUST, other_account};
 
 const OIDC_ARN: &str = "arn:aws:iam::123456789012:oidc-provider/token.example.com/tenant";
 const THUMB_A: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
