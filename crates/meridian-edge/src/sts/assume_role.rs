@@ -47,8 +47,8 @@ use meridian_core::time::Timestamp;
 use meridian_core::token::{MAX_SOURCE_IDENTITY_LEN, SessionSpec, SessionTag};
 
 use super::{
-    access_denied, check_issuance, input, mint, requested_policy, requested_tags,
-    sts_denied, subject, write_credentials,
+    access_denied, check_issuance, input, mint, requested_policy, requested_tags, sts_denied,
+    subject, write_credentials,
 };
 use crate::authz::{CredentialKind, DenyKind, Subject};
 use crate::decode::{Structure, Value as InputValue};

@@ -25,8 +25,8 @@ use meridian_core::time::Timestamp;
 use meridian_core::token::{SessionPolicy, SessionSpec, SessionTag};
 
 use super::{
-    access_denied, check_issuance, input, mint, requested_policy, requested_tags,
-    sts_check, subject, write_credentials,
+    access_denied, check_issuance, input, mint, requested_policy, requested_tags, sts_check,
+    subject, write_credentials,
 };
 use crate::error::ApiError;
 use crate::operation::OperationRequest;
