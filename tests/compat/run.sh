@@ -13,6 +13,12 @@
 #   files and node logs are printed when something fails, and kept when
 #   MERIDIAN_COMPAT_KEEP=1.
 # * Tests read the cluster from MERIDIAN_CLUSTER (its cluster.json).
+# * The nodes log at trace level (openraft and h2, whose frame-by-frame
+#   traces would multiply the run time, at info; MERIDIAN_COMPAT_LOG
+#   overrides). After the cluster stops, post_run_checks.py looks for every
+#   secret the run created or sent (recorded by the secret_capture plugin)
+#   in every log, and checks each node's audit trail with `meridian audit
+#   verify` (and that edited, shortened and reordered copies fail).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -69,6 +75,7 @@ EOF
 )"
 
 dev_pid=""
+tests_ran=""
 cleanup() {
     local status=$?
     if [ -n "$dev_pid" ] && kill -0 "$dev_pid" 2>/dev/null; then
@@ -92,6 +99,9 @@ cleanup() {
         else
             log "cluster stopped cleanly"
         fi
+        if [ -n "$tests_ran" ] && ! python3 "$here/post_run_checks.py" "$bin" "$work" "$cluster_dir"; then
+            [ "$status" -eq 0 ] && status=1
+        fi
     fi
     if [ "$status" -ne 0 ] || [ "${MERIDIAN_COMPAT_KEEP:-0}" = 1 ]; then
         log "cluster files kept in $work"
@@ -112,7 +122,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 log "starting meridian dev in $cluster_dir (base port $base_port)"
-"$bin" dev --data-dir "$cluster_dir" --base-port "$base_port" --ready-timeout 120 \
+MERIDIAN_LOG="${MERIDIAN_COMPAT_LOG:-trace,openraft=info,h2=info}" \
+    "$bin" dev --data-dir "$cluster_dir" --base-port "$base_port" --ready-timeout 120 \
     >"$work/dev.out" 2>"$work/dev.err" </dev/null &
 dev_pid=$!
 
@@ -134,7 +145,9 @@ cat "$work/dev.out" >&2
 export MERIDIAN_CLUSTER="$cluster_dir/cluster.json"
 cd "$here"
 set +e
-python -m pytest -p no:cacheprovider "$@"
+export MERIDIAN_COMPAT_SECRETS="$work/secrets.txt"
+python -m pytest -p no:cacheprovider -p secret_capture "$@"
 tests=$?
+tests_ran=1
 set -e
 exit "$tests"

@@ -2,8 +2,9 @@
 //!
 //! Everything else lives in the `meridian_cli` library (commands) and
 //! `meridian-server` (the node). Logs go to stderr as text, filtered by
-//! `MERIDIAN_LOG` (or `RUST_LOG`; default `info`); `MERIDIAN_LOG_FORMAT=json`
-//! switches to JSON lines.
+//! `MERIDIAN_LOG` (or `RUST_LOG`; default `info`); `--log-format json`,
+//! `MERIDIAN_LOG_FORMAT=json` or the config's `[log] format = "json"` (in
+//! that order) switch to JSON lines.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use meridian_cli::{admin, dev, exit};
 use meridian_server::config::Config;
 use meridian_server::config::env::Env;
@@ -24,8 +25,18 @@ use tracing_subscriber::EnvFilter;
     about = "Meridian: a multi-region token service in the model of AWS STS"
 )]
 struct Cli {
+    /// Log format: text or json (default: MERIDIAN_LOG_FORMAT, then the
+    /// config's [log] format, then text).
+    #[arg(long, value_enum, global = true, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +55,9 @@ enum Command {
     Dev(DevArgs),
     /// Administers a cluster over its Admin gRPC API.
     Admin(AdminArgs),
+    /// Audit trail tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Prints temporary credentials for a role in the AWS credential_process
     /// format (`credential_process = meridian credentials --role-arn …`).
     Credentials(CredentialsArgs),
@@ -76,6 +90,20 @@ struct CredentialsArgs {
     /// [default: $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY/$AWS_SESSION_TOKEN].
     #[arg(long, value_name = "PROFILE")]
     source_profile: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Checks the hash chain of audit files (oldest first); exit 1 at the
+    /// first broken line.
+    Verify {
+        /// The files, e.g. node-1/audit/audit-*.jsonl.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Accept a trail whose earliest files are not given.
+        #[arg(long)]
+        partial: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -117,7 +145,6 @@ struct AdminArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     // `serve` loads and validates its configuration before any runtime or
     // socket exists (STYLE.md 2.5); the other commands need nothing first.
     let prepared = match cli.command {
@@ -128,7 +155,22 @@ fn main() -> ExitCode {
         Command::Dev(args) => Prepared::Dev(args),
         Command::Admin(args) => Prepared::Admin(args),
         Command::Credentials(args) => Prepared::Credentials(args),
+        Command::Audit(AuditCommand::Verify { files, partial }) => {
+            return match meridian_cli::audit::verify(&files, partial) {
+                Ok(report) => {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = writeln!(stdout, "{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error),
+            };
+        }
     };
+    let config_json = match &prepared {
+        Prepared::Serve(config, _) => config.log_json,
+        _ => false,
+    };
+    init_tracing(cli.log_format, config_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -205,7 +247,7 @@ async fn run(prepared: Prepared) -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(flag: Option<LogFormat>, config_json: bool) {
     let filter = std::env::var("MERIDIAN_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| String::from("info"));
@@ -216,7 +258,13 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    let json = std::env::var("MERIDIAN_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let json = match flag {
+        Some(format) => format == LogFormat::Json,
+        None => match std::env::var("MERIDIAN_LOG_FORMAT") {
+            Ok(format) => format == "json",
+            Err(_) => config_json,
+        },
+    };
     let installed = if json {
         builder.json().try_init()
     } else {

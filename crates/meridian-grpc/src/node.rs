@@ -396,7 +396,13 @@ impl Node {
                 Proposal::TimedOut | Proposal::Discarded => outcome_unknown = true,
                 Proposal::Fatal(_) => return Err(WriteError::ShuttingDown),
                 Proposal::NotLeader(Some((leader, info))) => {
-                    match self.forward(leader, &info, &request, remaining).await {
+                    let forwarded = self.forward(leader, &info, &request, remaining).await;
+                    metrics::counter!(
+                        "meridian_raft_forwarded_writes_total",
+                        "outcome" => forward_outcome(&forwarded)
+                    )
+                    .increment(1);
+                    match forwarded {
                         Ok((log_id, outcome)) => {
                             self.wait_applied(log_id.index, deadline).await;
                             return finish(outcome);
@@ -600,6 +606,17 @@ impl Node {
                 abort.abort();
             }
         }
+    }
+}
+
+/// The `outcome` label of a forwarded write.
+fn forward_outcome(result: &Result<(LogId, ApplyOutcome), ForwardError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(ForwardError::NotLeader) => "not_leader",
+        Err(ForwardError::NotApplied) => "not_applied",
+        Err(ForwardError::Unknown) => "unknown",
+        Err(ForwardError::Internal(_)) => "error",
     }
 }
 

@@ -331,7 +331,17 @@ impl RaftService for RaftServiceImpl {
             .request
             .ok_or_else(|| Status::invalid_argument("missing request"))?;
         let config_request = ConfigRequest::try_from(message).map_err(bad_request)?;
-        match cluster_ops::propose(&self.raft, config_request, deadline).await {
+        let proposal = cluster_ops::propose(&self.raft, config_request, deadline).await;
+        let outcome = match &proposal {
+            Proposal::Applied(..) => "ok",
+            Proposal::NotLeader(_) => "not_leader",
+            Proposal::NoQuorum => "no_quorum",
+            Proposal::TimedOut | Proposal::Discarded => "unknown",
+            Proposal::Fatal(_) => "error",
+        };
+        metrics::counter!("meridian_raft_forwarded_writes_received_total", "outcome" => outcome)
+            .increment(1);
+        match proposal {
             Proposal::Applied(log_id, outcome) => Ok(Response::new(pb::ForwardWriteResponse {
                 log_id: Some(codec::log_id_to_pb(&log_id)),
                 outcome: Some(outcome_to_pb(&outcome)),

@@ -29,7 +29,7 @@ use anyhow::Context;
 use meridian_core::config::cluster::NodeInfo;
 use meridian_edge::operation::HandlerTable;
 use meridian_edge::state::{
-    Clock, EdgeParts, EdgeState, Freshness, KeyMaterial, Readiness, SystemClock,
+    Clock, EdgeObservability, EdgeParts, EdgeState, Freshness, KeyMaterial, Readiness, SystemClock,
 };
 use meridian_grpc::node::{Node, NodeConfig, StartMode};
 use meridian_grpc::timings::RaftTimings as NodeTimings;
@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::audit::{self, AuditLog, AuditWriter};
 use crate::bootstrap::{self, AdminBootstrap, BootstrapContext, BootstrapPlan};
 use crate::config::env::Env;
 use crate::config::error::{ConfigError, Problem};
@@ -46,6 +47,7 @@ use crate::config::{ClusterMode, Config};
 use crate::kek::load_kek;
 use crate::random::SystemRandom;
 use crate::readiness;
+use crate::telemetry;
 use crate::writer::NodeWriter;
 
 /// How often readiness is re-evaluated.
@@ -66,6 +68,9 @@ pub struct App {
     rotation: Arc<meridian_grpc::rotation::RotationDriver>,
     bootstrap: Option<(BootstrapPlan, Option<PathBuf>)>,
     tracker: TaskTracker,
+    audit: AuditLog,
+    audit_writer: AuditWriter,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl std::fmt::Debug for App {
@@ -120,6 +125,15 @@ impl App {
             .local_addr()
             .context("failed to read the gRPC listener's address")?;
         create_private_dir(&config.data_dir)?;
+        let metrics = telemetry::install();
+        let (audit, audit_writer) = audit::open(
+            &config.audit,
+            audit::Origin {
+                node_id: config.node_id,
+                region: config.region.clone(),
+            },
+        )
+        .context("failed to open the audit trail")?;
 
         let info = NodeInfo {
             region: config.region.clone(),
@@ -176,22 +190,29 @@ impl App {
         meridian_edge::iam::register(&mut handlers).context("failed to register IAM operations")?;
         let mut limits = config.edge_limits;
         limits.max_config_staleness = config.max_config_staleness;
-        let edge = EdgeState::new(EdgeParts {
-            snapshots: node.snapshot(),
-            region: config.region.clone(),
-            clock: Arc::clone(&clock),
-            random: Arc::new(SystemRandom),
-            writer: Arc::new(NodeWriter::new(Arc::clone(&node), tracker.clone())),
-            authenticator: Arc::new(meridian_edge::auth::SigV4Authenticator::new(
-                &config.region,
-                Arc::clone(&keys),
-            )),
-            keys: Arc::clone(&keys),
-            freshness: freshness.clone(),
-            handlers,
-            readiness: readiness.clone(),
-            limits,
-        });
+        let observability = EdgeObservability {
+            audit: audit::sink(&audit),
+            metrics: Some(telemetry::renderer(metrics.clone())),
+        };
+        let edge = EdgeState::with_observability(
+            EdgeParts {
+                snapshots: node.snapshot(),
+                region: config.region.clone(),
+                clock: Arc::clone(&clock),
+                random: Arc::new(SystemRandom),
+                writer: Arc::new(NodeWriter::new(Arc::clone(&node), tracker.clone())),
+                authenticator: Arc::new(meridian_edge::auth::SigV4Authenticator::new(
+                    &config.region,
+                    Arc::clone(&keys),
+                )),
+                keys: Arc::clone(&keys),
+                freshness: freshness.clone(),
+                handlers,
+                readiness: readiness.clone(),
+                limits,
+            },
+            observability,
+        );
         crate::federation::install(&edge, &config, node.snapshot(), Arc::clone(&clock))?;
         if let Some(endpoint) = &config.saml.endpoint {
             edge.sso()
@@ -213,7 +234,16 @@ impl App {
             rotation,
             bootstrap,
             tracker,
+            audit,
+            audit_writer,
+            metrics,
         })
+    }
+
+    /// The audit trail (the Admin API records its configuration changes
+    /// here too).
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     /// The HTTP edge's bound address.
@@ -288,6 +318,20 @@ impl App {
             ),
         );
 
+        spawn_named(
+            &tracker,
+            "metrics",
+            telemetry::Sampler {
+                node: Arc::clone(&self.node),
+                freshness: self.freshness.clone(),
+                readiness: self.readiness.clone(),
+                clock: Arc::clone(&self.clock),
+                max_staleness: self.config.max_config_staleness,
+                handle: self.metrics.clone(),
+            }
+            .run(stop_tasks.clone()),
+        );
+
         if let Some((plan, admin_file)) = self.bootstrap {
             let node = Arc::clone(&self.node);
             let keys = Arc::clone(&self.keys);
@@ -311,6 +355,7 @@ impl App {
             grace: self.config.shutdown_grace_period,
             http_addr: self.http_addr,
             grpc_addr: self.grpc_addr,
+            audit_writer: Some(self.audit_writer),
         }
     }
 }
@@ -328,6 +373,7 @@ pub struct RunningApp {
     grace: Duration,
     http_addr: SocketAddr,
     grpc_addr: SocketAddr,
+    audit_writer: Option<AuditWriter>,
 }
 
 impl std::fmt::Debug for RunningApp {
@@ -407,6 +453,15 @@ impl RunningApp {
             tracing::warn!("background tasks did not end within the grace period");
         }
         drop(self.node);
+        // 6. The audit writer syncs what is queued and stops once the last
+        //    request holding the trail is gone.
+        if let Some(writer) = self.audit_writer.take() {
+            let joined = tokio::task::spawn_blocking(move || writer.join());
+            if tokio::time::timeout_at(deadline, joined).await.is_err() {
+                clean = false;
+                tracing::warn!("the audit writer did not stop within the grace period");
+            }
+        }
         if clean {
             tracing::info!("shutdown complete");
             Ok(())

@@ -24,6 +24,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod bootstrap;
 pub mod config;
 pub mod federation;
@@ -31,4 +32,5 @@ pub mod kek;
 pub mod key_file;
 pub mod random;
 pub mod readiness;
+pub mod telemetry;
 pub mod writer;

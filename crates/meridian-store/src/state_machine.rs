@@ -145,6 +145,12 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             elapsed_ms = started.elapsed().as_millis(),
             "snapshot built"
         );
+        // Through the `metrics` facade: a no-op unless the server installed
+        // its recorder.
+        metrics::histogram!("meridian_raft_snapshot_size_bytes")
+            .record(snapshot.snapshot.bytes.len() as f64);
+        metrics::histogram!("meridian_raft_snapshot_duration_seconds", "op" => "build")
+            .record(started.elapsed().as_secs_f64());
         Ok(snapshot)
     }
 }
@@ -283,6 +289,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
         let state = state_from_pb(decoded)
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+        let started = std::time::Instant::now();
         let db = Arc::clone(&self.db);
         let lock = Arc::clone(&self.snapshot_write);
         let stored_meta = meta.clone();
@@ -294,6 +301,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.last_applied = meta.last_log_id;
         self.last_membership = meta.last_membership.clone();
         tracing::info!(last_log_id = ?meta.last_log_id, "snapshot installed");
+        metrics::histogram!("meridian_raft_snapshot_duration_seconds", "op" => "install")
+            .record(started.elapsed().as_secs_f64());
         self.publish();
         Ok(())
     }

@@ -54,10 +54,10 @@
 //! change (e.g. 5000 ms).
 
 pub mod env;
-pub mod federation;
-pub mod saml;
 pub mod error;
+pub mod federation;
 pub mod raw;
+pub mod saml;
 
 #[cfg(test)]
 mod config_test;
@@ -120,6 +120,10 @@ pub struct Config {
     pub federation: federation::FederationConfig,
     /// SAML federation (`[saml]`).
     pub saml: saml::SamlConfig,
+    /// The audit trail.
+    pub audit: crate::audit::AuditConfig,
+    /// Log lines as JSON rather than text (`[log] format = "json"`).
+    pub log_json: bool,
 }
 
 /// A listener: where to bind and the URL others use.
@@ -310,6 +314,8 @@ impl Checker<'_> {
         let cluster = self.cluster(raw, node_id, region.as_deref(), grpc.as_ref());
         let federation = self.federation(&raw.federation);
         let saml = self.saml(&raw.saml);
+        let audit = self.audit(raw, data_dir.as_deref());
+        let log_json = self.log_json(raw);
         Some(Config {
             node_id: node_id?,
             region: region?,
@@ -326,7 +332,59 @@ impl Checker<'_> {
             serve: serve?,
             federation: federation?,
             saml: saml?,
+            audit: audit?,
+            log_json: log_json?,
         })
+    }
+
+    fn audit(
+        &mut self,
+        raw: &RawConfig,
+        data_dir: Option<&Path>,
+    ) -> Option<crate::audit::AuditConfig> {
+        let dir = match (&raw.audit.dir, data_dir) {
+            (Some(dir), _) if dir.as_os_str().is_empty() => {
+                self.fail("audit.dir", "must not be empty")
+            }
+            (Some(dir), _) => Some(self.path(dir)),
+            (None, Some(data_dir)) => Some(data_dir.join("audit")),
+            (None, None) => None,
+        };
+        let defaults = crate::audit::AuditConfig::new(PathBuf::new());
+        let max_file_bytes = match raw.audit.max_file_bytes {
+            None => Some(defaults.max_file_bytes),
+            Some(n) if (4096..=1 << 40).contains(&n) => Some(n),
+            Some(n) => self.fail(
+                "audit.max_file_bytes",
+                format!("{n} is out of range (4096 to 2^40)"),
+            ),
+        };
+        let buffer_requests = self.count(
+            "audit.buffer_requests",
+            raw.audit.buffer_requests,
+            defaults.buffer_requests,
+            1..=1_000_000,
+        );
+        let max_wait = self.millis(
+            "audit.max_wait_ms",
+            raw.audit.max_wait_ms,
+            defaults.max_wait,
+            10..=60_000,
+        );
+        Some(crate::audit::AuditConfig {
+            dir: dir?,
+            max_file_bytes: max_file_bytes?,
+            buffer_requests: buffer_requests?,
+            max_wait: max_wait?,
+        })
+    }
+
+    fn log_json(&mut self, raw: &RawConfig) -> Option<bool> {
+        match raw.log.format.as_deref() {
+            None | Some("text") => Some(false),
+            Some("json") => Some(true),
+            Some(other) => self.fail("log.format", format!("{other:?} is not text or json")),
+        }
     }
 
     fn node_id(&mut self, key: &str, value: Option<u64>) -> Option<u64> {

@@ -59,6 +59,36 @@ pub struct RawConfig {
     /// SAML federation.
     #[serde(default, skip_serializing_if = "is_default")]
     pub saml: super::saml::RawSaml,
+    /// The audit trail.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub audit: RawAudit,
+    /// Logging.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub log: RawLog,
+}
+
+/// `[audit]`: the append-only, hash-chained audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Its directory (default `{data_dir}/audit`).
+    pub dir: Option<PathBuf>,
+    /// A new file starts once the current one is larger (default 64 MiB).
+    pub max_file_bytes: Option<u64>,
+    /// Requests that may wait for the writer at once (default 8192).
+    pub buffer_requests: Option<u64>,
+    /// How long a request may wait for its records to be durable before
+    /// issuance answers `ServiceUnavailable` (default 2000).
+    pub max_wait_ms: Option<u64>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `text` (default) or `json` (one JSON object per line). The
+    /// `--log-format` flag and `MERIDIAN_LOG_FORMAT` take precedence.
+    pub format: Option<String>,
 }
 
 /// `[http]`.
