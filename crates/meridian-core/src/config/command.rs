@@ -581,6 +581,17 @@ pub enum Command {
 
     /// Hands out a node id that was never used, for a node about to join.
     ReserveNodeId,
+
+    /// Replaces the configuration with a backup's (`meridian admin
+    /// restore`): accounts and their entities, the key ring and its
+    /// schedule, regions (merged with the current ones) and revocations.
+    /// Membership, the request log and the replicated clock's floor stay
+    /// the cluster's own. Only a fresh cluster (at most its bootstrap
+    /// account, nothing else) may be restored.
+    RestoreState {
+        /// The backup's state (its request log is ignored).
+        state: Box<crate::config::state::ConfigState>,
+    },
 }
 
 impl Command {
@@ -638,6 +649,7 @@ impl Command {
             Command::RevokeRoleSessions { .. } => "RevokeRoleSessions",
             Command::DenySession { .. } => "DenySession",
             Command::ReserveNodeId => "ReserveNodeId",
+            Command::RestoreState { .. } => "RestoreState",
         }
     }
 }

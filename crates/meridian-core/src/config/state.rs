@@ -98,6 +98,11 @@ impl ConfigState {
         let now = self.view.clock.max(request.issued_at);
         self.view.clock = now;
         self.expire(now);
+        if let Command::RestoreState { state } = &request.command {
+            let outcome = self.restore(state, now);
+            self.remember(request.request_id, now, outcome.clone());
+            return outcome;
+        }
 
         let mut next = self.view.clone();
         let outcome = execute(&mut next, &request.command, now);
@@ -218,6 +223,32 @@ impl ConfigState {
         })
     }
 
+    /// `RestoreState`: see [`Command::RestoreState`].
+    fn restore(&mut self, backup: &ConfigState, now: Timestamp) -> Result<Response, ConfigError> {
+        if self.view.accounts.len() > 1
+            || self.view.accounts.values().any(|account| {
+                account.roles.len() + account.oidc_providers.len() + account.saml_providers.len()
+                    > 0
+            })
+        {
+            return Err(ConfigError::precondition(
+                "only a fresh cluster (its bootstrap account at most, no roles or providers) can be restored",
+            ));
+        }
+        let mut parts = backup.to_parts();
+        let mut regions = BTreeMap::clone(&self.view.regions);
+        regions.append(&mut parts.regions);
+        parts.regions = regions;
+        parts.nodes = NodeTable::clone(&self.view.nodes);
+        parts.clock = now.max(parts.clock);
+        parts.applied_index = self.view.applied_index;
+        parts.requests = Vec::new();
+        let restored = ConfigState::from_parts(parts)?;
+        self.view = restored.view;
+        self.denied_by_expiry = restored.denied_by_expiry;
+        Ok(Response::Done)
+    }
+
     fn remember(
         &mut self,
         request_id: RequestId,
@@ -306,3 +337,7 @@ fn execute(
         _ => apply_iam::execute(view, command, now),
     }
 }
+
+#[cfg(test)]
+#[path = "restore_test.rs"]
+mod restore_test;

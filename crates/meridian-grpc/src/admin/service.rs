@@ -64,6 +64,8 @@ const BACKUP_CHUNK: usize = 1 << 20;
 pub const BACKUP_MAGIC: &str = "meridian-backup";
 /// The backup layout version.
 pub const BACKUP_FORMAT_VERSION: u32 = 1;
+/// The largest backup a restore accepts: it travels as one Raft entry.
+pub const MAX_RESTORE_BYTES: usize = 16 << 20;
 /// The name of the managed policy a new account's administrator gets.
 pub const ADMIN_POLICY_NAME: &str = "AdministratorAccess";
 /// AWS's document for `AdministratorAccess`.
@@ -180,6 +182,23 @@ impl AdminService {
         method: &str,
         scope: impl FnOnce(&ConfigSnapshot) -> Result<Scope, Status>,
     ) -> Result<Call, Status> {
+        self.begin_signed(
+            request.metadata(),
+            &message_sha256(request.get_ref()),
+            method,
+            scope,
+        )
+    }
+
+    /// [`AdminService::begin`] for a call whose signed message hashes to
+    /// `hash` (a client stream signs its first message).
+    fn begin_signed(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        hash: &str,
+        method: &str,
+        scope: impl FnOnce(&ConfigSnapshot) -> Result<Scope, Status>,
+    ) -> Result<Call, Status> {
         let (node, rotation) = self.inner.bound.get().cloned().ok_or_else(|| {
             admin_status(
                 tonic::Code::Unavailable,
@@ -190,11 +209,10 @@ impl AdminService {
         let snapshot = node.snapshot().borrow().clone();
         let now = (self.inner.parts.clock)();
         let path = format!("{SERVICE_PATH}{method}");
-        let hash = message_sha256(request.get_ref());
-        let caller =
-            self.inner
-                .auth
-                .authenticate(request.metadata(), &path, &hash, &snapshot, now)?;
+        let caller = self
+            .inner
+            .auth
+            .authenticate(metadata, &path, hash, &snapshot, now)?;
         let scope = scope(&snapshot)?;
         self.inner.auth.authorize(
             &caller,
@@ -216,7 +234,7 @@ impl AdminService {
             snapshot,
             now,
             caller,
-            metadata: request.metadata().clone(),
+            metadata: metadata.clone(),
         })
     }
 
@@ -894,6 +912,89 @@ impl Admin for AdminService {
             }));
         }
         Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+    }
+
+    async fn restore(
+        &self,
+        request: Request<tonic::Streaming<pb::AdminBackupChunk>>,
+    ) -> Result<Response<pb::AdminRestoreResponse>, Status> {
+        let (metadata, _, mut stream) = request.into_parts();
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| invalid("the restore stream is empty"))?;
+        let call = self.begin_signed(&metadata, &message_sha256(&first), "Restore", cluster)?;
+        let Some(pb::admin_backup_chunk::Payload::Header(header)) = first.payload else {
+            return Err(invalid(
+                "the restore stream must start with the backup header",
+            ));
+        };
+        if header.magic != BACKUP_MAGIC || header.format_version != BACKUP_FORMAT_VERSION {
+            return Err(invalid("not a Meridian backup of a known format"));
+        }
+        let own = self.inner.auth.keys().kek().fingerprint().to_string();
+        if header.kek_fingerprint != own {
+            return Err(admin_status(
+                tonic::Code::FailedPrecondition,
+                "PreconditionFailed",
+                format!(
+                    "the backup's secrets are sealed under KEK {}, this cluster's is {own}: start the cluster with the backup's KEK",
+                    header.kek_fingerprint
+                ),
+            ));
+        }
+        let size = usize::try_from(header.size).unwrap_or(usize::MAX);
+        if size > MAX_RESTORE_BYTES {
+            return Err(invalid(format!(
+                "backups larger than {MAX_RESTORE_BYTES} bytes cannot be restored"
+            )));
+        }
+        let mut data = Vec::with_capacity(size);
+        while let Some(chunk) = stream.message().await? {
+            match chunk.payload {
+                Some(pb::admin_backup_chunk::Payload::Data(bytes))
+                    if data.len() + bytes.len() <= size =>
+                {
+                    data.extend_from_slice(&bytes);
+                }
+                _ => {
+                    return Err(invalid(
+                        "unexpected chunk or more data than the header declares",
+                    ));
+                }
+            }
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data);
+        if data.len() != size || digest.as_ref() != header.sha256.as_slice() {
+            return Err(invalid(
+                "the backup data does not match its header (size or SHA-256)",
+            ));
+        }
+        let encoded = pb::ConfigStateSnapshot::decode(data.as_slice())
+            .map_err(|e| invalid(format!("the backup does not decode: {e}")))?;
+        let state = meridian_proto::pb_impl::impl_config_state::state_from_pb(encoded)
+            .map_err(|e| invalid(format!("the backup is not a valid state: {e}")))?;
+        let account_count = u32::try_from(state.view().accounts().count()).unwrap_or(u32::MAX);
+        let key_count = u32::try_from(state.view().key_ring().keys.len()).unwrap_or(u32::MAX);
+        self.write(
+            &call,
+            "restore",
+            Command::RestoreState {
+                state: Box::new(state),
+            },
+        )
+        .await?;
+        tracing::warn!(
+            applied_index = header.applied_index,
+            source_node = header.source_node_id,
+            by = %call.caller.principal.arn(call.snapshot.partition()),
+            "configuration restored from a backup"
+        );
+        Ok(Response::new(pb::AdminRestoreResponse {
+            applied_index: call.node.snapshot().borrow().applied_index(),
+            account_count,
+            key_count,
+        }))
     }
 }
 

@@ -612,6 +612,9 @@ impl From<&Command> for pb::Command {
                 expires_at_ms: millis(*expires_at),
             }),
             Command::ReserveNodeId => Kind::ReserveNodeId(pb::ReserveNodeId {}),
+            Command::RestoreState { state } => Kind::RestoreState(pb::RestoreState {
+                state: Some(crate::pb_impl::impl_config_state::state_to_pb(state)),
+            }),
         };
         pb::Command { kind: Some(kind) }
     }
@@ -888,6 +891,12 @@ impl TryFrom<pb::Command> for Command {
                 expires_at: timestamp(c.expires_at_ms),
             },
             Kind::ReserveNodeId(_) => Command::ReserveNodeId,
+            Kind::RestoreState(c) => Command::RestoreState {
+                state: Box::new(crate::pb_impl::impl_config_state::state_from_pb(required(
+                    "RestoreState.state",
+                    c.state,
+                )?)?),
+            },
         })
     }
 }
