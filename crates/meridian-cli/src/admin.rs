@@ -89,6 +89,12 @@ pub enum AdminCommand {
         /// Where to write it.
         file: PathBuf,
     },
+    /// Restores a backup into a fresh cluster started with the backup's KEK
+    /// (its configuration replaces the cluster's bootstrap account).
+    Restore {
+        /// A file `backup` wrote.
+        file: PathBuf,
+    },
 }
 
 /// `meridian admin members …`.
@@ -573,6 +579,7 @@ async fn execute(session: &Session, command: AdminCommand) -> anyhow::Result<Ren
             }
         }
         AdminCommand::Backup { file } => backup(session, &file).await?,
+        AdminCommand::Restore { file } => restore(session, &file).await?,
     })
 }
 
@@ -774,6 +781,44 @@ async fn backup(session: &Session, file: &Path) -> anyhow::Result<Rendered> {
             header.size,
             header.kek_fingerprint,
             file.display()
+        ),
+    })
+}
+
+async fn restore(session: &Session, file: &Path) -> anyhow::Result<Rendered> {
+    let bytes =
+        std::fs::read(file).with_context(|| format!("failed to read {}", file.display()))?;
+    let mut rest = bytes.as_slice();
+    let first: pb::AdminBackupChunk = prost::Message::decode_length_delimited(&mut rest)
+        .with_context(|| format!("{} is not a Meridian backup", file.display()))?;
+    if !matches!(
+        first.payload,
+        Some(pb::admin_backup_chunk::Payload::Header(_))
+    ) {
+        bail!("{} is not a Meridian backup (no header)", file.display());
+    }
+    let signed = session.signed("Restore", first.clone())?;
+    let mut chunks = vec![first];
+    for piece in rest.chunks(1 << 20) {
+        chunks.push(pb::AdminBackupChunk {
+            payload: Some(pb::admin_backup_chunk::Payload::Data(piece.to_vec())),
+        });
+    }
+    let mut request = tonic::Request::new(tonic::codegen::tokio_stream::iter(chunks));
+    *request.metadata_mut() = signed.metadata().clone();
+    let mut client = session.client.clone();
+    let answer = client
+        .restore(request)
+        .await
+        .map_err(|status| session.failed("Restore", &status))?
+        .into_inner();
+    Ok(Rendered {
+        json: json!({
+            "applied_index": answer.applied_index, "accounts": answer.account_count, "keys": answer.key_count,
+        }),
+        table: format!(
+            "restored {} accounts and {} keys at log index {}; sign with the backup's credentials from now on\n",
+            answer.account_count, answer.key_count, answer.applied_index
         ),
     })
 }

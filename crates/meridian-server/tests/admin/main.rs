@@ -3,9 +3,11 @@
 //!
 //! * `authz`: every Admin call is authenticated and authorized;
 //! * `rotation`: continuous rotation under load across three regions;
-//! * `revocation`: commit-to-enforcement time per node.
+//! * `revocation`: commit-to-enforcement time per node;
+//! * `restore`: a backup of one cluster restored into a new one.
 
 mod authz;
+mod restore;
 mod revocation;
 mod rotation;
 mod support;

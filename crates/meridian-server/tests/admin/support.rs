@@ -42,10 +42,23 @@ impl Cluster {
     /// Starts one node per region (node 1 bootstraps the administrator) and
     /// waits until every node is ready.
     pub(crate) async fn start(regions: &[&str]) -> Cluster {
+        Cluster::start_with_kek(regions, None).await
+    }
+
+    /// As [`Cluster::start`], with the KEK of another cluster's directory.
+    pub(crate) async fn start_with_kek(regions: &[&str], kek_from: Option<&Path>) -> Cluster {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let mut rng = SystemRng::new();
-        let kek = generate_kek_hex(&mut rng).unwrap_or_else(|e| panic!("{e}"));
-        write_key_file(&dir.path().join("kek"), &kek).unwrap_or_else(|e| panic!("{e}"));
+        match kek_from {
+            Some(other) => {
+                std::fs::copy(other.join("kek"), dir.path().join("kek"))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            None => {
+                let kek = generate_kek_hex(&mut rng).unwrap_or_else(|e| panic!("{e}"));
+                write_key_file(&dir.path().join("kek"), &kek).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
         let admin =
             AdminBootstrap::generate("ops", "admin", &mut rng).unwrap_or_else(|e| panic!("{e}"));
         admin
@@ -94,6 +107,19 @@ impl Cluster {
         })
         .await;
         assert!(ready.is_ok(), "cluster not ready within 60 s");
+        // The administrator's bootstrap steps run after readiness: wait
+        // until every node holds its access key.
+        let key_id = admin.access_key_id.as_str().to_owned();
+        let bootstrapped = tokio::time::timeout(Duration::from_secs(30), async {
+            while !apps
+                .iter()
+                .all(|app| app.node().snapshot().borrow().access_key(&key_id).is_some())
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(bootstrapped.is_ok(), "administrator not bootstrapped within 30 s");
         Cluster {
             dir,
             apps,
