@@ -20,7 +20,6 @@
 //! the process to shut down ([`RunningApp::fatal`]).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -40,9 +39,10 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::audit::{self, AuditLog, AuditWriter};
-use crate::bootstrap::{self, AdminBootstrap, BootstrapContext, BootstrapPlan};
+use crate::bootstrap::BootstrapPlan;
+use crate::bootstrap_node::{self, AdminFile};
 use crate::config::env::Env;
-use crate::config::error::{ConfigError, Problem};
+use crate::config::error::ConfigError;
 use crate::config::{ClusterMode, Config};
 use crate::kek::load_kek;
 use crate::random::SystemRandom;
@@ -66,7 +66,7 @@ pub struct App {
     keys: Arc<KeyMaterial>,
     clock: Arc<dyn Clock>,
     rotation: Arc<meridian_grpc::rotation::RotationDriver>,
-    bootstrap: Option<(BootstrapPlan, Option<PathBuf>)>,
+    bootstrap: Option<(BootstrapPlan, AdminFile)>,
     tracker: TaskTracker,
     audit: AuditLog,
     audit_writer: AuditWriter,
@@ -219,7 +219,15 @@ impl App {
                 .set_service_provider(meridian_edge::sso::SamlServiceProvider::own(endpoint));
         }
 
-        let bootstrap = bootstrap_plan(&config, secrets.admin);
+        // Now that the store is open: a missing administrator file is fine
+        // only on a bootstrapped cluster.
+        let checked = bootstrap_node::check_after_start(&secrets.admin, &node.snapshot().borrow());
+        if let Err(error) = checked {
+            node.shutdown().await;
+            return Err(error.into());
+        }
+        let bootstrap =
+            bootstrap_node::plan(&config, &secrets.admin).map(|plan| (plan, secrets.admin));
         Ok(App {
             config,
             node,
@@ -339,7 +347,7 @@ impl App {
             let stop = stop_tasks.clone();
             let writes = tracker.clone();
             spawn_named(&tracker, "bootstrap", async move {
-                run_bootstrap(plan, admin_file, node, keys, clock, writes, stop).await;
+                bootstrap_node::run_task(plan, admin_file, node, keys, clock, writes, stop).await;
             });
         }
 
@@ -501,116 +509,19 @@ struct Secrets {
     kek: meridian_core::keyring::Kek,
     /// The same KEK again, for the Admin API's own key material.
     admin_kek: meridian_core::keyring::Kek,
-    admin: Option<AdminBootstrap>,
+    admin: AdminFile,
 }
 
 impl Secrets {
     fn load(config: &Config, env: &Env) -> Result<Secrets, ConfigError> {
         let kek = load_kek(&config.kek, env)?;
         let admin_kek = load_kek(&config.kek, env)?;
-        let admin = match &config.cluster {
-            ClusterMode::Bootstrap {
-                admin_file: Some(path),
-                ..
-            } => match std::fs::metadata(path) {
-                // Consumed by an earlier run: the steps are applied.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                _ => Some(
-                    AdminBootstrap::read(path).map_err(|e| ConfigError::Invalid {
-                        problems: vec![Problem::new("cluster.bootstrap.admin_file", e.to_string())],
-                    })?,
-                ),
-            },
-            _ => None,
-        };
+        let admin = bootstrap_node::read_admin_file(config)?;
         Ok(Secrets {
             kek,
             admin_kek,
             admin,
         })
-    }
-}
-
-/// The bootstrap this node runs, if any: the member holding the
-/// administrator file runs everything; without any file configured, the
-/// lowest-id initial member runs the cluster steps.
-fn bootstrap_plan(
-    config: &Config,
-    admin: Option<AdminBootstrap>,
-) -> Option<(BootstrapPlan, Option<PathBuf>)> {
-    let ClusterMode::Bootstrap {
-        members,
-        admin_file,
-    } = &config.cluster
-    else {
-        return None;
-    };
-    let lowest = members.iter().map(|m| m.id).min();
-    let runs = admin.is_some() || (admin_file.is_none() && lowest == Some(config.node_id));
-    if !runs {
-        return None;
-    }
-    let mut regions: Vec<String> = Vec::new();
-    for member in members {
-        if !regions.contains(&member.region) {
-            regions.push(member.region.clone());
-        }
-    }
-    let file = admin.as_ref().and(admin_file.clone());
-    Some((
-        BootstrapPlan {
-            partition: config.partition.clone(),
-            regions,
-            admin,
-            member_ids: members.iter().map(|m| m.id).collect(),
-        },
-        file,
-    ))
-}
-
-async fn run_bootstrap(
-    plan: BootstrapPlan,
-    admin_file: Option<PathBuf>,
-    node: Arc<Node>,
-    keys: Arc<KeyMaterial>,
-    clock: Arc<dyn Clock>,
-    writes: TaskTracker,
-    stop: CancellationToken,
-) {
-    let writer = NodeWriter::new(Arc::clone(&node), writes);
-    let mut rng = meridian_core::rand::SystemRng::new();
-    let ctx = BootstrapContext {
-        writer: &writer,
-        snapshots: node.snapshot(),
-        kek: keys.kek(),
-        clock: clock.as_ref(),
-        rng: &mut rng,
-        cancel: stop,
-    };
-    match bootstrap::run(&plan, ctx).await {
-        Ok(report) => {
-            if let Some(admin) = &plan.admin {
-                tracing::info!(
-                    account_id = %admin.account_id,
-                    user = %admin.user_name,
-                    access_key_id = %admin.access_key_id,
-                    steps = report.proposed.len(),
-                    "administrator bootstrap applied"
-                );
-            } else {
-                tracing::info!(steps = report.proposed.len(), "cluster bootstrap applied");
-            }
-            if let Some(path) = admin_file {
-                match bootstrap::consume_file(&path) {
-                    Ok(()) => tracing::info!(file = %path.display(), "bootstrap file removed"),
-                    Err(error) => tracing::error!(%error, "failed to remove the bootstrap file"),
-                }
-            }
-        }
-        Err(bootstrap::BootstrapError::Cancelled) => {
-            tracing::info!("bootstrap interrupted by shutdown; it resumes at the next start");
-        }
-        Err(error) => tracing::error!(%error, "bootstrap failed"),
     }
 }
 

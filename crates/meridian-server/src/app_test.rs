@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
+use crate::bootstrap::AdminBootstrap;
 use crate::config::raw::{
     RawBootstrap, RawCluster, RawConfig, RawGrpc, RawHttp, RawJoin, RawKek, RawMember,
 };

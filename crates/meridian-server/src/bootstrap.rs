@@ -1,52 +1,73 @@
 //! Bootstrap of a new cluster: its partition, regions and first data key, and
 //! its first account with an administrator — without any unauthenticated
-//! administrative surface.
+//! administrative surface, and exactly once.
 //!
 //! # Design
 //!
 //! A new cluster has no principal that could sign an IAM call, so the first
 //! administrator cannot be created through the API. Instead whoever creates
-//! the cluster (`meridian dev`, or an operator) writes an **administrator
-//! bootstrap file** ([`AdminBootstrap`]): a mode-0600 JSON file holding the
-//! account id, the administrator's user name and a long-term access key id
-//! and secret that *the writer* generated, so the writer already knows the
-//! credentials it will hand out. One initial member's config names the file
-//! (`[cluster.bootstrap] admin_file`). Its trust model is the node's own
-//! files: whoever can write into the node's data directory could equally
-//! replace its KEK.
+//! the cluster (`meridian init`, `meridian dev`, or an operator) writes an
+//! **administrator bootstrap file** ([`AdminBootstrap`]): a private JSON file
+//! holding the account id, the administrator's user name and a long-term
+//! access key id and secret that *the writer* generated, so the writer
+//! already knows the credentials it will hand out. The initial members'
+//! config names the file (`[cluster.bootstrap] admin_file`); only the
+//! **bootstrapping member**, the lowest-id initial member (the one that also
+//! initialises Raft), reads it, and the others ignore the setting, so one
+//! config can serve every member (`crate::bootstrap_node`). Its trust model
+//! is the node's own files: whoever can write the file could equally replace
+//! the node's KEK.
 //!
 //! ```text
-//! meridian dev ── writes ──► node-1/bootstrap-admin.json (0600)
+//! meridian init ── writes ──► bootstrap-admin.json (0600)
 //!                               │ read at start, before any socket
-//! node 1 ── Raft initialised, a leader elected (any node; writes forward)
-//!   └─ bootstrap task: for each step not yet visible in the applied snapshot
-//!        SetPartition → CreateRegion × n → StageKey(1) → ActivateKey(1)
-//!        → CreateAccount → CreateUser admin
-//!        → AttachPolicy arn:{partition}:iam::aws:policy/AdministratorAccess
-//!        → CreateAccessKey (secret sealed under the KEK)
-//!   └─ every step applied: the file is deleted (the credentials now live,
-//!      sealed, only in the replicated state)
+//! lowest initial member ── Raft initialised, a leader elected (writes forward)
+//!   └─ bootstrap task, on the applied snapshot:
+//!        record present ──────────────► already bootstrapped: nothing proposed
+//!        a session key but no record ─► (bootstrapped by an older release)
+//!                                       Bootstrap { steps: [] }: the record only
+//!        otherwise ───────────────────► Bootstrap { steps: SetPartition,
+//!            CreateRegion × n, StageKey(1), ActivateKey(1), CreateAccount,
+//!            CreateUser admin, AttachPolicy arn:{p}:iam::aws:policy/AdministratorAccess,
+//!            CreateAccessKey (secret sealed under the KEK) }
+//!   └─ the file: the one the record names ── deleted (the credentials live,
+//!                                             sealed, only in the replicated state)
+//!                another one ───────────── refused loudly, renamed *.refused,
+//!                                          nothing from it applied
 //! ```
 //!
-//! Every step is idempotent twice over. It is skipped when the applied
-//! snapshot already shows its effect, so a restart half-way resumes where it
-//! stopped; and its request id is derived from the file's digest and the
-//! step's name, so a write retried after an unknown outcome (timeout, leader
-//! change) is answered from the state machine's request log instead of being
-//! applied twice. Key staging and activation are compare-and-set entries, so
-//! two bootstrappers racing (an operator error) still leave exactly one first
-//! key. A cluster bootstrapped without an administrator file still gets its
-//! partition, regions and first key, from its lowest-id initial member.
+//! Bootstrap is a **replicated fact**: one `Bootstrap` entry applies every
+//! step or none and records a `BootstrapRecord` (who, when, which
+//! administrator) in the replicated node table; its compare-and-set
+//! precondition, checked at apply time on every replica, is that no record
+//! exists (`meridian_core::config::cluster::bootstrap`). So a node restarted
+//! with a leftover file (a Kubernetes Secret nobody deleted) never creates
+//! an access key again that an operator has since deleted, and two
+//! bootstrappers racing leave exactly one bootstrap. A retry after an
+//! unknown outcome (timeout, leader change) reuses its request id, derived
+//! from the file's digest and the steps, and is answered from the state
+//! machine's request log; an entry refused because it was planned on a
+//! stale view is planned again on a newer one.
+//!
+//! A missing file is decided at start (`crate::bootstrap_node`): configured
+//! on the bootstrapping member, absent, and the cluster never bootstrapped
+//! is a configuration error (exit 64), because the cluster would otherwise
+//! never become ready; on a bootstrapped cluster it is the normal case (the
+//! file was consumed). A cluster bootstrapped without an administrator file
+//! (none configured on its bootstrapping member) gets its partition, regions
+//! and first key, and no account.
+//!
+//! Clusters bootstrapped by earlier releases have a session key but no
+//! record: the bootstrapping member records the fact with an entry without
+//! steps, naming the file's administrator only if the state already shows
+//! its access key (the file that bootstrapped them); any other file is
+//! refused. A bootstrap an earlier release left half-done is therefore not
+//! resumed.
 //!
 //! The administrator gets the AWS managed policy `AdministratorAccess`
 //! (`arn:{partition}:iam::aws:policy/AdministratorAccess`, from core's
 //! built-in catalogue `meridian_core::config::aws_managed`), as the design's
-//! contract says. Clusters bootstrapped by earlier releases attached a
-//! customer managed copy (`arn:{partition}:iam::{account}:policy/AdministratorAccess`)
-//! instead; they keep working unchanged (their bootstrap finished and its
-//! file is gone). A bootstrap an earlier release left half-done resumes
-//! with the AWS managed attachment: its step has a label of its own
-//! (`admin/attach-aws-managed`), hence a request id no earlier step used.
+//! contract says.
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -59,6 +80,7 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use meridian_core::arn::Partition;
 use meridian_core::config::aws_managed;
+use meridian_core::config::cluster::bootstrap::{BootstrapAdmin, BootstrapRecord};
 use meridian_core::config::cluster::{KeyPurpose, KeyState};
 use meridian_core::config::command::{Command, ConfigRequest, PolicyHolder, RequestId};
 use meridian_core::config::model::SealedBytes;
@@ -80,6 +102,19 @@ pub const ADMIN_POLICY_NAME: &str = "AdministratorAccess";
 pub const DATA_KEY_ALGORITHM: &str = "AES-256-GCM";
 /// The bootstrap file's format version.
 const FILE_VERSION: u32 = 1;
+
+/// What account and user names may be.
+const NAME_RULE: &str =
+    "user_name and account_name must be 1 to 64 characters of A-Z, a-z, 0-9 and +=,.@_-";
+
+/// Whether `name` is a valid account or user name for a bootstrap file.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
 
 /// The administrator bootstrap file's content.
 #[derive(Clone)]
@@ -171,7 +206,7 @@ pub enum BootstrapError {
 
 impl AdminBootstrap {
     /// Fresh credentials for a new account named `account_name` with an
-    /// administrator `user_name`.
+    /// administrator `user_name`; the account id is drawn at random.
     pub fn generate<R: RandomSource + ?Sized>(
         account_name: &str,
         user_name: &str,
@@ -184,6 +219,25 @@ impl AdminBootstrap {
         let number = 100_000_000_000 + u64::from_be_bytes(draw) % 900_000_000_000;
         let account_id =
             AccountId::from_u64(number).map_err(|e| BootstrapError::Crypto(e.to_string()))?;
+        AdminBootstrap::generate_in(account_id, account_name, user_name, rng)
+    }
+
+    /// Fresh credentials for the administrator `user_name` of the new
+    /// account `account_id` named `account_name`; the names are checked as
+    /// the file's reader checks them.
+    pub fn generate_in<R: RandomSource + ?Sized>(
+        account_id: AccountId,
+        account_name: &str,
+        user_name: &str,
+        rng: &mut R,
+    ) -> Result<AdminBootstrap, BootstrapError> {
+        if !valid_name(account_name) || !valid_name(user_name) {
+            return Err(BootstrapError::Invalid {
+                path: String::from("(generated)"),
+                reason: String::from(NAME_RULE),
+            });
+        }
+        let crypto = |e: meridian_core::rand::RandomError| BootstrapError::Crypto(e.to_string());
         let access_key_id =
             AccessKeyId::generate(AccessKeyKind::LongTerm, &account_id, rng).map_err(crypto)?;
         let secret_access_key = SecretAccessKey::generate(rng).map_err(crypto)?;
@@ -241,17 +295,8 @@ impl AdminBootstrap {
         }
         let secret_access_key = SecretAccessKey::parse(&form.secret_access_key)
             .map_err(|e| invalid(format!("secret_access_key: {e}")))?;
-        let name_ok = |name: &str| {
-            !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-        };
-        if !name_ok(&form.user_name) || !name_ok(&form.account_name) {
-            return Err(invalid(String::from(
-                "user_name and account_name must be 1 to 64 characters of A-Z, a-z, 0-9 and +=,.@_-",
-            )));
+        if !valid_name(&form.user_name) || !valid_name(&form.account_name) {
+            return Err(invalid(String::from(NAME_RULE)));
         }
         Ok(AdminBootstrap {
             account_id,
@@ -315,22 +360,46 @@ impl AdminBootstrap {
 /// What to bootstrap.
 #[derive(Debug, Clone)]
 pub struct BootstrapPlan {
+    /// The bootstrapping member (this node), recorded in the entry.
+    pub node_id: u64,
     /// The partition ARNs are minted in.
     pub partition: Partition,
     /// The regions of the initial members.
     pub regions: Vec<String>,
     /// The account and administrator, if this node holds the file.
     pub admin: Option<AdminBootstrap>,
-    /// The initial members' ids (request ids of the cluster steps derive from
-    /// them when there is no administrator file).
+    /// The initial members' ids (request ids derive from them when there is
+    /// no administrator file).
     pub member_ids: Vec<u64>,
 }
 
-/// What the bootstrap did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BootstrapReport {
-    /// The steps proposed (those already applied were skipped).
-    pub proposed: Vec<String>,
+/// What the bootstrap task found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootstrapOutcome {
+    /// This node's `Bootstrap` entry bootstrapped the cluster with these
+    /// steps, in order.
+    Applied {
+        /// The steps' labels (`region/eu-west-1`, `admin/access-key`, …).
+        steps: Vec<String>,
+    },
+    /// The cluster was bootstrapped before the record existed; this node's
+    /// entry recorded the fact (no step).
+    Adopted(BootstrapRecord),
+    /// The cluster was already bootstrapped (by this node or another).
+    AlreadyBootstrapped(BootstrapRecord),
+}
+
+impl BootstrapOutcome {
+    /// The record the cluster now holds, when it was not this run's entry
+    /// that created it with steps.
+    pub fn existing_record(&self) -> Option<&BootstrapRecord> {
+        match self {
+            BootstrapOutcome::Applied { .. } => None,
+            BootstrapOutcome::Adopted(record) | BootstrapOutcome::AlreadyBootstrapped(record) => {
+                Some(record)
+            }
+        }
+    }
 }
 
 /// Where the bootstrap writes and what it reads.
@@ -355,33 +424,68 @@ impl<R> fmt::Debug for BootstrapContext<'_, R> {
     }
 }
 
-/// One step: a label for logs and request ids, and its command.
-struct Step {
-    label: String,
-    command: Command,
+/// How many refusals of this node's entry (other than "already
+/// bootstrapped") are retried on a newer view before giving up: a refusal
+/// means the view it was planned on was stale.
+const MAX_REFUSALS: u32 = 5;
+
+/// Whether `snapshot` shows a bootstrapped cluster: the record, or (a
+/// cluster bootstrapped before the record existed) a session-token key.
+pub fn is_bootstrapped(snapshot: &ConfigSnapshot) -> bool {
+    snapshot.nodes().bootstrap.is_some()
+        || snapshot
+            .key_ring()
+            .latest_term(KeyPurpose::SessionToken)
+            .is_some()
 }
 
-/// Runs every missing step of `plan`, retrying unavailable writes with
-/// backoff until they succeed or `cancel` fires.
+/// Proposes the cluster's `Bootstrap` entry unless it is bootstrapped
+/// already, retrying unavailable writes with backoff until they succeed or
+/// `cancel` fires. Never proposes a step on a bootstrapped cluster, and the
+/// state machine refuses the entry if it is one by the time it applies.
 pub async fn run<R: RandomSource + Send>(
     plan: &BootstrapPlan,
     mut ctx: BootstrapContext<'_, R>,
-) -> Result<BootstrapReport, BootstrapError> {
+) -> Result<BootstrapOutcome, BootstrapError> {
     let seed = match &plan.admin {
         Some(admin) => admin.seed(),
         None => cluster_seed(&plan.member_ids),
     };
-    let mut report = BootstrapReport::default();
+    let mut refusals = 0u32;
     let mut backoff = Duration::from_millis(100);
     loop {
         let snapshot = ctx.snapshots.borrow_and_update().clone();
-        let Some(step) = next_step(plan, &snapshot, &mut ctx)? else {
-            return Ok(report);
+        if let Some(record) = &snapshot.nodes().bootstrap {
+            return Ok(BootstrapOutcome::AlreadyBootstrapped(record.clone()));
+        }
+        let adopting = is_bootstrapped(&snapshot);
+        let (labels, steps) = if adopting {
+            (Vec::new(), Vec::new())
+        } else {
+            plan_steps(plan, &snapshot, &mut ctx)?
+        };
+        let admin = plan
+            .admin
+            .as_ref()
+            .filter(|admin| !adopting || file_shows_in(admin, &snapshot))
+            .map(|admin| BootstrapAdmin {
+                account_id: admin.account_id,
+                user_name: admin.user_name.clone(),
+                access_key_id: admin.access_key_id.as_str().to_owned(),
+            });
+        let name = if adopting {
+            format!("bootstrap/{refusals}/adopt")
+        } else {
+            format!("bootstrap/{refusals}/{}", labels.join(","))
         };
         let request = ConfigRequest {
-            request_id: request_id(&seed, &step.label),
+            request_id: request_id(&seed, &name),
             issued_at: ctx.clock.now(),
-            command: step.command,
+            command: Command::Bootstrap {
+                node_id: plan.node_id,
+                admin,
+                steps,
+            },
         };
         let outcome = tokio::select! {
             () = ctx.cancel.cancelled() => return Err(BootstrapError::Cancelled),
@@ -389,22 +493,39 @@ pub async fn run<R: RandomSource + Send>(
         };
         match outcome {
             Ok(Ok(_)) => {
-                tracing::info!(step = %step.label, "bootstrap step applied");
-                report.proposed.push(step.label);
-                backoff = Duration::from_millis(100);
+                let latest = ctx.snapshots.borrow_and_update().clone();
+                let record = latest.nodes().bootstrap.clone();
+                return Ok(match (adopting, record) {
+                    (true, Some(record)) => BootstrapOutcome::Adopted(record),
+                    _ => BootstrapOutcome::Applied { steps: labels },
+                });
             }
             Ok(Err(refusal)) => {
-                // Another bootstrapper may have done it meanwhile: look again.
                 let latest = ctx.snapshots.borrow_and_update().clone();
-                if still_needed(plan, &latest, &step.label) {
+                if let Some(record) = &latest.nodes().bootstrap {
+                    return Ok(BootstrapOutcome::AlreadyBootstrapped(record.clone()));
+                }
+                refusals += 1;
+                tracing::info!(
+                    %refusal,
+                    refusals,
+                    "bootstrap entry refused on a stale view; planning again on a newer one"
+                );
+                if refusals > MAX_REFUSALS {
                     return Err(BootstrapError::Refused {
-                        step: step.label,
+                        step: name,
                         reason: refusal.to_string(),
                     });
                 }
+                // Wait for the view to move on (this node catching up), but
+                // not forever: the next plan uses whatever it shows then.
+                tokio::select! {
+                    () = ctx.cancel.cancelled() => return Err(BootstrapError::Cancelled),
+                    _ = tokio::time::timeout(Duration::from_secs(2), ctx.snapshots.changed()) => {}
+                }
             }
             Err(WriteError::Unavailable(reason)) => {
-                tracing::info!(step = %step.label, %reason, "bootstrap waiting for a quorum");
+                tracing::info!(%reason, "bootstrap waiting for a quorum");
                 tokio::select! {
                     () = ctx.cancel.cancelled() => return Err(BootstrapError::Cancelled),
                     () = tokio::time::sleep(backoff) => {}
@@ -412,16 +533,34 @@ pub async fn run<R: RandomSource + Send>(
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
             Err(WriteError::Internal(reason)) => {
-                return Err(BootstrapError::Write {
-                    step: step.label,
-                    reason,
-                });
+                return Err(BootstrapError::Write { step: name, reason });
             }
         }
     }
 }
 
-/// Deletes the administrator file once its steps are applied.
+/// Whether the cluster's record names this file's administrator: the file
+/// is the one that bootstrapped the cluster (whatever happened to the key
+/// since), so it is consumed, not refused.
+pub fn record_names(record: &BootstrapRecord, admin: &AdminBootstrap) -> bool {
+    record.admin.as_ref().is_some_and(|recorded| {
+        recorded.account_id == admin.account_id
+            && recorded.access_key_id == admin.access_key_id.as_str()
+    })
+}
+
+/// Whether every step `admin` describes shows in `snapshot` (how a cluster
+/// bootstrapped before the record existed tells its own file).
+fn file_shows_in(admin: &AdminBootstrap, snapshot: &ConfigSnapshot) -> bool {
+    snapshot
+        .access_key(admin.access_key_id.as_str())
+        .is_some_and(|entry| {
+            entry.account.account.id == admin.account_id
+                && entry.user.name.eq_ignore_ascii_case(&admin.user_name)
+        })
+}
+
+/// Deletes the administrator file once its bootstrap is applied.
 pub fn consume_file(path: &Path) -> Result<(), BootstrapError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
@@ -433,102 +572,127 @@ pub fn consume_file(path: &Path) -> Result<(), BootstrapError> {
     }
 }
 
-fn next_step<R: RandomSource>(
+/// Moves a refused administrator file aside (`<name>.refused`), so that it
+/// is not presented again; returns where it went.
+pub fn set_aside(path: &Path) -> Result<std::path::PathBuf, BootstrapError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".refused");
+    let target = path.with_file_name(name);
+    std::fs::rename(path, &target).map_err(|source| BootstrapError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(target)
+}
+
+/// The steps still missing in `snapshot`, with their labels, in order.
+fn plan_steps<R: RandomSource>(
     plan: &BootstrapPlan,
     snapshot: &ConfigSnapshot,
     ctx: &mut BootstrapContext<'_, R>,
-) -> Result<Option<Step>, BootstrapError> {
+) -> Result<(Vec<String>, Vec<Command>), BootstrapError> {
     let crypto = |e: &dyn fmt::Display| BootstrapError::Crypto(e.to_string());
-    for label in labels(plan) {
-        if !still_needed(plan, snapshot, &label) {
-            continue;
-        }
-        let now = ctx.clock.now();
-        let command = match label.as_str() {
-            "partition" => Command::SetPartition {
-                partition: plan.partition.clone(),
-            },
-            "data-key/stage" => {
-                let key = DataKey::generate(KeyId::new(1), ctx.rng).map_err(|e| crypto(&e))?;
-                let wrapped = ctx.kek.wrap(&key, ctx.rng).map_err(|e| crypto(&e))?;
-                Command::StageKey {
-                    purpose: KeyPurpose::SessionToken,
-                    term: 1,
-                    key_id: String::from("1"),
-                    algorithm: String::from(DATA_KEY_ALGORITHM),
-                    sealed_key: SealedBytes(wrapped.into_bytes()),
-                    public_key: Vec::new(),
-                    // No token exists yet, so nothing needs the propagation
-                    // delay that later rotations wait for.
-                    activate_after: now,
-                    expected_latest_term: None,
-                }
-            }
-            "data-key/activate" => Command::ActivateKey {
-                purpose: KeyPurpose::SessionToken,
-                term: 1,
-                expected_active_term: None,
-                retired_verify_until: now,
-            },
-            region if region.starts_with("region/") => Command::CreateRegion {
-                name: region["region/".len()..].to_owned(),
-                issuance_enabled: true,
-            },
-            admin_step => {
-                let Some(admin) = &plan.admin else {
-                    continue;
-                };
-                admin_command(plan, admin, admin_step, ctx)?
-            }
-        };
-        return Ok(Some(Step { label, command }));
+    let now = ctx.clock.now();
+    let mut labels = Vec::new();
+    let mut steps = Vec::new();
+    // The partition can only be set while no account exists; once one
+    // does, the partition is whatever it was then.
+    if snapshot.partition() != &plan.partition && snapshot.accounts().next().is_none() {
+        labels.push(String::from("partition"));
+        steps.push(Command::SetPartition {
+            partition: plan.partition.clone(),
+        });
     }
-    Ok(None)
-}
-
-fn admin_command<R: RandomSource>(
-    plan: &BootstrapPlan,
-    admin: &AdminBootstrap,
-    label: &str,
-    ctx: &mut BootstrapContext<'_, R>,
-) -> Result<Command, BootstrapError> {
-    let crypto = |e: &dyn fmt::Display| BootstrapError::Crypto(e.to_string());
-    let account_id = admin.account_id;
-    Ok(match label {
-        "account" => Command::CreateAccount {
-            account_id,
-            name: admin.account_name.clone(),
-        },
-        "admin/user" => Command::CreateUser {
-            account_id,
-            user_name: admin.user_name.clone(),
-            path: String::from("/"),
-            user_id: UniqueId::generate(UniqueIdKind::User, ctx.rng)
-                .map_err(|e| crypto(&e))?
-                .to_string(),
-            permissions_boundary: None,
-            tags: Default::default(),
-        },
-        "admin/attach-aws-managed" => Command::AttachPolicy {
-            account_id,
-            holder: PolicyHolder::User(admin.user_name.clone()),
-            policy_arn: admin_policy_arn(&plan.partition),
-        },
-        _ => {
+    for region in &plan.regions {
+        if !snapshot.regions().contains_key(region) {
+            labels.push(format!("region/{region}"));
+            steps.push(Command::CreateRegion {
+                name: region.clone(),
+                issuance_enabled: true,
+            });
+        }
+    }
+    let ring = snapshot.key_ring();
+    let staging = ring.latest_term(KeyPurpose::SessionToken).is_none();
+    if staging {
+        let key = DataKey::generate(KeyId::new(1), ctx.rng).map_err(|e| crypto(&e))?;
+        let wrapped = ctx.kek.wrap(&key, ctx.rng).map_err(|e| crypto(&e))?;
+        labels.push(String::from("data-key/stage"));
+        steps.push(Command::StageKey {
+            purpose: KeyPurpose::SessionToken,
+            term: 1,
+            key_id: String::from("1"),
+            algorithm: String::from(DATA_KEY_ALGORITHM),
+            sealed_key: SealedBytes(wrapped.into_bytes()),
+            public_key: Vec::new(),
+            // No token exists yet, so nothing needs the propagation delay
+            // that later rotations wait for.
+            activate_after: now,
+            expected_latest_term: None,
+        });
+    }
+    let pending_first = ring
+        .get(KeyPurpose::SessionToken, 1)
+        .is_some_and(|key| key.state == KeyState::Pending);
+    if ring.active(KeyPurpose::SessionToken).is_none() && (staging || pending_first) {
+        labels.push(String::from("data-key/activate"));
+        steps.push(Command::ActivateKey {
+            purpose: KeyPurpose::SessionToken,
+            term: 1,
+            expected_active_term: None,
+            retired_verify_until: now,
+        });
+    }
+    if let Some(admin) = &plan.admin {
+        let account = snapshot.account(&admin.account_id);
+        let user = account.and_then(|a| a.user(&admin.user_name));
+        let account_id = admin.account_id;
+        if account.is_none() {
+            labels.push(String::from("account"));
+            steps.push(Command::CreateAccount {
+                account_id,
+                name: admin.account_name.clone(),
+            });
+        }
+        if user.is_none() {
+            labels.push(String::from("admin/user"));
+            steps.push(Command::CreateUser {
+                account_id,
+                user_name: admin.user_name.clone(),
+                path: String::from("/"),
+                user_id: UniqueId::generate(UniqueIdKind::User, ctx.rng)
+                    .map_err(|e| crypto(&e))?
+                    .to_string(),
+                permissions_boundary: None,
+                tags: Default::default(),
+            });
+        }
+        let policy_arn = admin_policy_arn(&plan.partition);
+        if user.is_none_or(|u| !u.attached_policies.contains(&policy_arn)) {
+            labels.push(String::from("admin/attach-aws-managed"));
+            steps.push(Command::AttachPolicy {
+                account_id,
+                holder: PolicyHolder::User(admin.user_name.clone()),
+                policy_arn,
+            });
+        }
+        if snapshot.access_key(admin.access_key_id.as_str()).is_none() {
             let sealed = seal_access_key_secret(
                 ctx.kek,
                 &admin.access_key_id,
                 &admin.secret_access_key,
                 ctx.rng,
             )?;
-            Command::CreateAccessKey {
+            labels.push(String::from("admin/access-key"));
+            steps.push(Command::CreateAccessKey {
                 account_id,
                 user_name: admin.user_name.clone(),
                 access_key_id: admin.access_key_id.as_str().to_owned(),
                 sealed_secret: sealed,
-            }
+            });
         }
-    })
+    }
+    Ok((labels, steps))
 }
 
 /// Seals a long-term secret access key for the replicated state, with
@@ -552,63 +716,6 @@ pub fn admin_policy_arn(partition: &Partition) -> String {
         "arn:{partition}:iam::{}:policy/{ADMIN_POLICY_NAME}",
         aws_managed::AWS_ACCOUNT
     )
-}
-
-/// The steps in order.
-fn labels(plan: &BootstrapPlan) -> Vec<String> {
-    let mut labels = vec![String::from("partition")];
-    labels.extend(plan.regions.iter().map(|r| format!("region/{r}")));
-    labels.push(String::from("data-key/stage"));
-    labels.push(String::from("data-key/activate"));
-    if plan.admin.is_some() {
-        for label in [
-            "account",
-            "admin/user",
-            "admin/attach-aws-managed",
-            "admin/access-key",
-        ] {
-            labels.push(String::from(label));
-        }
-    }
-    labels
-}
-
-/// Whether the step `label` has not taken effect in `snapshot`.
-fn still_needed(plan: &BootstrapPlan, snapshot: &ConfigSnapshot, label: &str) -> bool {
-    let ring = snapshot.key_ring();
-    match label {
-        // The partition can only be set while no account exists; once one
-        // does, the partition is whatever it was then.
-        "partition" => {
-            snapshot.partition() != &plan.partition && snapshot.accounts().next().is_none()
-        }
-        "data-key/stage" => ring.latest_term(KeyPurpose::SessionToken).is_none(),
-        "data-key/activate" => {
-            ring.active(KeyPurpose::SessionToken).is_none()
-                && ring
-                    .get(KeyPurpose::SessionToken, 1)
-                    .is_some_and(|key| key.state == KeyState::Pending)
-        }
-        region if region.starts_with("region/") => {
-            !snapshot.regions().contains_key(&region["region/".len()..])
-        }
-        admin_step => {
-            let Some(admin) = &plan.admin else {
-                return false;
-            };
-            let account = snapshot.account(&admin.account_id);
-            let user = account.and_then(|a| a.user(&admin.user_name));
-            match admin_step {
-                "account" => account.is_none(),
-                "admin/user" => user.is_none(),
-                "admin/attach-aws-managed" => user.is_none_or(|u| {
-                    !u.attached_policies
-                        .contains(&admin_policy_arn(snapshot.partition()))
-                }),
-                _ => snapshot.access_key(admin.access_key_id.as_str()).is_none(),
-            }
-        }
-    }
 }
 
 fn cluster_seed(member_ids: &[u64]) -> [u8; 32] {

@@ -1,5 +1,7 @@
 //! Tests of the cluster and administrator bootstrap against the real state
-//! machine (`ConfigState::apply`) behind an in-memory writer.
+//! machine (`ConfigState::apply`) behind an in-memory writer: one entry,
+//! never a second one, retries answered from the request log, racing
+//! bootstrappers, clusters bootstrapped before the record existed.
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
@@ -81,6 +83,7 @@ impl Clock for FixedClock {
 
 fn plan(admin: Option<AdminBootstrap>) -> BootstrapPlan {
     BootstrapPlan {
+        node_id: 1,
         partition: Partition::aws(),
         regions: vec![
             String::from("us-east-1"),
@@ -102,7 +105,7 @@ async fn run_once(
     plan: &BootstrapPlan,
     kek: &Kek,
     seed: u64,
-) -> BootstrapReport {
+) -> BootstrapOutcome {
     let mut rng = DeterministicRandom::from_seed(seed);
     let ctx = BootstrapContext {
         writer: writer.as_ref(),
@@ -118,6 +121,14 @@ async fn run_once(
         .unwrap_or_else(|e| panic!("bootstrap failed: {e}"))
 }
 
+fn submitted(writer: &MemoryWriter) -> Vec<String> {
+    writer
+        .submitted
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
 fn kek() -> Kek {
     Kek::generate(&mut DeterministicRandom::from_seed(99))
         .unwrap_or_else(|e| panic!("kek: {e}"))
@@ -125,29 +136,42 @@ fn kek() -> Kek {
 }
 
 #[tokio::test]
-async fn bootstraps_cluster_and_administrator_then_nothing_more() {
+async fn bootstraps_cluster_and_administrator_in_one_entry_then_nothing_more() {
     let writer = MemoryWriter::new();
     let kek = kek();
     let admin = admin(5);
     let plan = plan(Some(admin.clone()));
 
-    let report = run_once(&writer, &plan, &kek, 1).await;
+    let outcome = run_once(&writer, &plan, &kek, 1).await;
     assert_eq!(
-        report.proposed,
-        [
-            "region/us-east-1",
-            "region/eu-west-1",
-            "region/ap-southeast-2",
-            "data-key/stage",
-            "data-key/activate",
-            "account",
-            "admin/user",
-            "admin/attach-aws-managed",
-            "admin/access-key",
-        ]
+        outcome,
+        BootstrapOutcome::Applied {
+            steps: [
+                "region/us-east-1",
+                "region/eu-west-1",
+                "region/ap-southeast-2",
+                "data-key/stage",
+                "data-key/activate",
+                "account",
+                "admin/user",
+                "admin/attach-aws-managed",
+                "admin/access-key",
+            ]
+            .map(String::from)
+            .to_vec()
+        }
     );
+    assert_eq!(submitted(&writer), ["Bootstrap"]);
 
     let snapshot = writer.published.borrow().clone();
+    let record = snapshot
+        .nodes()
+        .bootstrap
+        .clone()
+        .unwrap_or_else(|| panic!("no bootstrap record"));
+    assert_eq!(record.node_id, 1);
+    assert!(record_names(&record, &admin));
+    assert!(!record_names(&record, &self::admin(6)));
     assert_eq!(snapshot.regions().len(), 3);
     let active = snapshot
         .key_ring()
@@ -196,84 +220,219 @@ async fn bootstraps_cluster_and_administrator_then_nothing_more() {
         .unwrap_or_else(|e| panic!("unwrap: {e}"));
     assert_eq!(key.id(), KeyId::new(1));
 
-    // A second run (a restart after the file was not yet deleted) proposes nothing.
-    let before = writer.submitted.lock().map(|s| s.len()).unwrap_or(0);
+    // A second run (a restart before the file was deleted) proposes nothing.
     let again = run_once(&writer, &plan, &kek, 2).await;
-    assert!(again.proposed.is_empty(), "{:?}", again.proposed);
-    assert_eq!(
-        writer.submitted.lock().map(|s| s.len()).unwrap_or(0),
-        before
-    );
+    assert_eq!(again, BootstrapOutcome::AlreadyBootstrapped(record));
+    assert_eq!(submitted(&writer), ["Bootstrap"]);
 }
 
 #[tokio::test]
-async fn waits_for_a_quorum_and_retries_with_the_same_request_ids() {
+async fn a_leftover_file_never_recreates_a_deleted_key() {
+    let writer = MemoryWriter::new();
+    let kek = kek();
+    let admin = admin(5);
+    let plan = plan(Some(admin.clone()));
+    run_once(&writer, &plan, &kek, 1).await;
+    let deleted = writer.apply(&ConfigRequest {
+        request_id: RequestId([1; 16]),
+        issued_at: FixedClock.now(),
+        command: Command::DeleteAccessKey {
+            account_id: admin.account_id,
+            user_name: Some(String::from("admin")),
+            access_key_id: admin.access_key_id.as_str().to_owned(),
+        },
+    });
+    assert_eq!(deleted, Ok(Response::Done));
+
+    // The same file again, and another one: nothing proposed, nothing made.
+    for (seed, file) in [(2, admin.clone()), (3, self::admin(6))] {
+        let outcome = run_once(&writer, &self::plan(Some(file.clone())), &kek, seed).await;
+        let record = outcome
+            .existing_record()
+            .cloned()
+            .unwrap_or_else(|| panic!("bootstrapped again: {outcome:?}"));
+        assert_eq!(
+            record_names(&record, &file),
+            file.account_id == admin.account_id
+        );
+        let snapshot = writer.published.borrow().clone();
+        assert!(snapshot.access_key(admin.access_key_id.as_str()).is_none());
+        assert!(snapshot.account(&self::admin(6).account_id).is_none());
+    }
+    assert_eq!(submitted(&writer), ["Bootstrap"]);
+}
+
+#[tokio::test]
+async fn waits_for_a_quorum_and_retries_with_the_same_request_id() {
     let writer = MemoryWriter::new();
     *writer
         .unavailable_first
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = 3;
     let kek = kek();
-    let report = run_once(&writer, &plan(None), &kek, 3).await;
-    assert!(report.proposed.contains(&String::from("data-key/activate")));
-    // Without an administrator file, no account is created.
-    assert_eq!(writer.published.borrow().accounts().count(), 0);
+    let outcome = run_once(&writer, &plan(None), &kek, 3).await;
+    assert!(
+        matches!(&outcome, BootstrapOutcome::Applied { steps } if steps.contains(&String::from("data-key/activate"))),
+        "{outcome:?}"
+    );
+    // Without an administrator file, no account is created, and the record
+    // says so.
+    let snapshot = writer.published.borrow().clone();
+    assert_eq!(snapshot.accounts().count(), 0);
+    assert_eq!(
+        snapshot.nodes().bootstrap.as_ref().map(|r| r.admin.clone()),
+        Some(None)
+    );
 
-    // The request id of a step is stable across runs and processes.
+    // The request id is stable across runs and processes for one plan.
     let seed = cluster_seed(&[3, 1, 2]);
     assert_eq!(
-        request_id(&seed, "data-key/stage"),
-        request_id(&cluster_seed(&[1, 2, 3]), "data-key/stage")
+        request_id(&seed, "bootstrap/0/partition"),
+        request_id(&cluster_seed(&[1, 2, 3]), "bootstrap/0/partition")
     );
     assert_ne!(
-        request_id(&seed, "data-key/stage"),
-        request_id(&seed, "data-key/activate")
+        request_id(&seed, "bootstrap/0/partition"),
+        request_id(&seed, "bootstrap/1/partition")
     );
 }
 
 #[tokio::test]
-async fn a_retried_request_is_answered_from_the_request_log() {
-    // Simulates an unknown outcome: the step applied, but the answer was
-    // lost, and the retry carries different random content.
+async fn a_lost_answer_is_answered_from_the_request_log() {
+    // Simulates an unknown outcome: the entry applied, but the answer was
+    // lost; the retry (another process, other random content) carries the
+    // same request id and gets the first outcome, and the state machine's
+    // record says the cluster is bootstrapped.
     let writer = MemoryWriter::new();
     let kek = kek();
     let plan = plan(None);
-    let seed = cluster_seed(&plan.member_ids);
-    let first = ConfigRequest {
-        request_id: request_id(&seed, "region/us-east-1"),
+    let first = run_once(&writer, &plan, &kek, 4).await;
+    assert!(
+        matches!(first, BootstrapOutcome::Applied { .. }),
+        "{first:?}"
+    );
+    let fresh = MemoryWriter::new();
+    let mut rng = DeterministicRandom::from_seed(5);
+    let mut ctx = BootstrapContext {
+        writer: fresh.as_ref(),
+        snapshots: fresh.published.subscribe(),
+        kek: &kek,
+        clock: &FixedClock,
+        rng: &mut rng,
+        cancel: CancellationToken::new(),
+    };
+    let (labels, steps) = plan_steps(&plan, &fresh.published.borrow().clone(), &mut ctx)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let retry = ConfigRequest {
+        request_id: request_id(
+            &cluster_seed(&plan.member_ids),
+            &format!("bootstrap/0/{}", labels.join(",")),
+        ),
         issued_at: FixedClock.now(),
-        command: Command::CreateRegion {
-            name: String::from("us-east-1"),
-            issuance_enabled: true,
+        command: Command::Bootstrap {
+            node_id: 1,
+            admin: None,
+            steps,
         },
     };
-    assert_eq!(writer.apply(&first), Ok(Response::Done));
-    assert_eq!(writer.apply(&first), Ok(Response::Done));
-    let report = run_once(&writer, &plan, &kek, 4).await;
-    assert!(!report.proposed.contains(&String::from("region/us-east-1")));
+    assert_eq!(writer.apply(&retry), Ok(Response::Done));
+    assert_eq!(submitted(&writer), ["Bootstrap"]);
 }
 
 #[tokio::test]
-async fn two_racing_bootstrappers_leave_one_first_key() {
+async fn two_racing_bootstrappers_leave_one_bootstrap() {
     let writer = MemoryWriter::new();
     let kek = kek();
-    let plan = plan(None);
+    let (first, second) = (plan(Some(admin(10))), plan(Some(admin(11))));
     let (a, b) = tokio::join!(
-        run_once(&writer, &plan, &kek, 10),
-        run_once(&writer, &plan, &kek, 11)
+        run_once(&writer, &first, &kek, 10),
+        run_once(&writer, &second, &kek, 11)
     );
-    assert!(a.proposed.len() + b.proposed.len() >= 5);
+    let applied = [&a, &b]
+        .iter()
+        .filter(|o| matches!(o, BootstrapOutcome::Applied { .. }))
+        .count();
+    assert_eq!(applied, 1, "{a:?} {b:?}");
     let snapshot = writer.published.borrow().clone();
+    assert_eq!(snapshot.accounts().count(), 1);
     assert_eq!(
         snapshot.key_ring().latest_term(KeyPurpose::SessionToken),
         Some(1)
     );
+    assert!(snapshot.nodes().bootstrap.is_some());
+}
+
+#[tokio::test]
+async fn a_cluster_bootstrapped_before_records_existed_is_adopted() {
+    // What an earlier release left: every step applied one by one, no record.
+    let writer = MemoryWriter::new();
+    let kek = kek();
+    let admin = admin(5);
+    let mut rng = DeterministicRandom::from_seed(1);
+    let mut ctx = BootstrapContext {
+        writer: writer.as_ref(),
+        snapshots: writer.published.subscribe(),
+        kek: &kek,
+        clock: &FixedClock,
+        rng: &mut rng,
+        cancel: CancellationToken::new(),
+    };
+    let plan = plan(Some(admin.clone()));
+    let (_, steps) = plan_steps(&plan, &writer.published.borrow().clone(), &mut ctx)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (i, step) in steps.into_iter().enumerate() {
+        let applied = writer.apply(&ConfigRequest {
+            request_id: RequestId([i as u8 + 100; 16]),
+            issued_at: FixedClock.now(),
+            command: step,
+        });
+        assert!(applied.is_ok(), "{applied:?}");
+    }
+    assert_eq!(writer.published.borrow().nodes().bootstrap, None);
+
+    // A file for another account is not applied, and the record it leaves
+    // names no administrator.
+    let other = self::admin(6);
+    let outcome = run_once(&writer, &self::plan(Some(other.clone())), &kek, 2).await;
+    let BootstrapOutcome::Adopted(record) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(record.admin, None);
+    assert!(!record_names(record, &other));
     assert!(
-        snapshot
-            .key_ring()
-            .active(KeyPurpose::SessionToken)
-            .is_some()
+        writer
+            .published
+            .borrow()
+            .account(&other.account_id)
+            .is_none()
     );
+    assert_eq!(submitted(&writer), ["Bootstrap"]);
+
+    // On a second such cluster, the file that bootstrapped it is recognised.
+    let second = MemoryWriter::new();
+    let mut rng = DeterministicRandom::from_seed(1);
+    let mut ctx = BootstrapContext {
+        writer: second.as_ref(),
+        snapshots: second.published.subscribe(),
+        kek: &kek,
+        clock: &FixedClock,
+        rng: &mut rng,
+        cancel: CancellationToken::new(),
+    };
+    let (_, steps) = plan_steps(&plan, &second.published.borrow().clone(), &mut ctx)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (i, step) in steps.into_iter().enumerate() {
+        let applied = second.apply(&ConfigRequest {
+            request_id: RequestId([i as u8 + 100; 16]),
+            issued_at: FixedClock.now(),
+            command: step,
+        });
+        assert!(applied.is_ok(), "{applied:?}");
+    }
+    let outcome = run_once(&second, &plan, &kek, 3).await;
+    let BootstrapOutcome::Adopted(record) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(record_names(record, &admin));
 }
 
 #[test]
@@ -316,4 +475,28 @@ fn files_round_trip_and_are_checked() {
     consume_file(&path).unwrap_or_else(|e| panic!("{e}"));
     assert!(std::fs::metadata(&path).is_err());
     consume_file(&path).unwrap_or_else(|e| panic!("consuming twice: {e}"));
+
+    // A refused file is set aside under a name no config points at.
+    admin.write_new(&path).unwrap_or_else(|e| panic!("{e}"));
+    let aside = set_aside(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(aside, dir.path().join("bootstrap-admin.json.refused"));
+    assert!(std::fs::metadata(&path).is_err());
+    assert!(std::fs::metadata(&aside).is_ok());
+}
+
+#[test]
+fn generated_credentials_belong_to_the_chosen_account_and_names_are_checked() {
+    let account = AccountId::parse("123456789012").unwrap_or_else(|e| panic!("{e}"));
+    let mut rng = DeterministicRandom::from_seed(3);
+    let admin = AdminBootstrap::generate_in(account, "main", "admin", &mut rng)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(admin.access_key_id.account(), Some(account));
+    // What the file reader accepts, the generator accepts, and no more.
+    let parsed = AdminBootstrap::from_json(&admin.to_json(), "x").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed.access_key_id, admin.access_key_id);
+    for bad in ["", "no spaces", &"x".repeat(65)] {
+        assert!(!valid_name(bad), "{bad:?}");
+        assert!(AdminBootstrap::generate_in(account, bad, "admin", &mut rng).is_err());
+        assert!(AdminBootstrap::generate_in(account, "main", bad, &mut rng).is_err());
+    }
 }

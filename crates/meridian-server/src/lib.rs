@@ -8,6 +8,9 @@
 //!   variable;
 //! * [`key_file`]: who may read a file holding a secret (owner-only, or
 //!   provisioned by root for this process's group);
+//! * [`bootstrap_node`]: which member bootstraps the cluster, exactly once
+//!   (`bootstrap` has the design), the administrator file at start, and what
+//!   happens to it afterwards;
 //! * [`app`]: [`app::App::build`] (KEK, listeners, Raft node, edge state),
 //!   [`app::App::spawn`] (tasks on one tracker), [`app::RunningApp::shutdown`]
 //!   (readiness false → HTTP drain → gRPC and Raft → store closed);
@@ -26,6 +29,7 @@ pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod bootstrap;
+pub mod bootstrap_node;
 pub mod config;
 pub mod federation;
 pub mod kek;

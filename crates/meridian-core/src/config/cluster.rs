@@ -8,7 +8,10 @@
 //! command, each with a compare-and-set precondition so that a deposed leader
 //! can never install a second key for the same term (RELIABILITY.md, F1).
 //! Destroyed keys stay as tombstones so that a term is never reused.
+//! Whether the cluster is bootstrapped is a fact of the node table
+//! ([`bootstrap::BootstrapRecord`]).
 
+pub mod bootstrap;
 pub mod rotation;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -292,6 +295,10 @@ pub struct NodeTable {
     pub ever_members: BTreeSet<u64>,
     /// The next id `ReserveNodeId` hands out (above every id ever seen).
     pub next_node_id: u64,
+    /// Set once, by the one `Bootstrap` entry the cluster ever applies
+    /// ([`bootstrap`]); `None` on a cluster not bootstrapped yet (or
+    /// bootstrapped before the record existed).
+    pub bootstrap: Option<bootstrap::BootstrapRecord>,
 }
 
 impl NodeTable {

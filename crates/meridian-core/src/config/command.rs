@@ -535,6 +535,18 @@ pub enum Command {
         settings: KeyRotationSettings,
     },
 
+    /// Bootstraps the cluster: applies `steps` in order, all or nothing,
+    /// then records the fact; refused once the cluster is bootstrapped
+    /// (compare-and-set, see `crate::config::cluster::bootstrap`).
+    Bootstrap {
+        /// The proposing node.
+        node_id: u64,
+        /// The administrator the steps create, if any.
+        admin: Option<crate::config::cluster::bootstrap::BootstrapAdmin>,
+        /// The steps (bootstrap commands only).
+        steps: Vec<Command>,
+    },
+
     /// Adds a region.
     CreateRegion {
         /// Its name.
@@ -642,6 +654,7 @@ impl Command {
             Command::ActivateKey { .. } => "ActivateKey",
             Command::DestroyKey { .. } => "DestroyKey",
             Command::SetKeyRotation { .. } => "SetKeyRotation",
+            Command::Bootstrap { .. } => "Bootstrap",
             Command::CreateRegion { .. } => "CreateRegion",
             Command::SetRegionIssuance { .. } => "SetRegionIssuance",
             Command::SetRegionStatus { .. } => "SetRegionStatus",

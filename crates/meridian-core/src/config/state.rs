@@ -334,6 +334,9 @@ fn execute(
         | Command::RevokeRoleSessions { .. }
         | Command::DenySession { .. }
         | Command::ReserveNodeId => apply_cluster::execute(view, command, now),
+        Command::Bootstrap { .. } => {
+            crate::config::cluster::bootstrap::execute(view, command, now, execute)
+        }
         _ => apply_iam::execute(view, command, now),
     }
 }

@@ -2,6 +2,7 @@
 //! carries them.
 
 use meridian_core::arn::Partition;
+use meridian_core::config::cluster::bootstrap::BootstrapAdmin;
 use meridian_core::config::cluster::{KeyPurpose, KeyRotationSettings, RegionStatus};
 use meridian_core::config::command::{Command, ConfigRequest, PolicyHolder, RequestId, TagTarget};
 use meridian_core::config::model::{AccessKeyStatus, SealedBytes};
@@ -573,6 +574,15 @@ impl From<&Command> for pb::Command {
             Command::SetKeyRotation { settings } => Kind::SetKeyRotation(pb::SetKeyRotation {
                 settings: Some(rotation_to_pb(settings)),
             }),
+            Command::Bootstrap {
+                node_id,
+                admin,
+                steps,
+            } => Kind::Bootstrap(pb::Bootstrap {
+                node_id: *node_id,
+                admin: admin.as_ref().map(bootstrap_admin_to_pb),
+                steps: steps.iter().map(pb::Command::from).collect(),
+            }),
             Command::CreateRegion {
                 name,
                 issuance_enabled,
@@ -868,6 +878,25 @@ impl TryFrom<pb::Command> for Command {
             Kind::SetKeyRotation(c) => Command::SetKeyRotation {
                 settings: rotation_from_pb(required("SetKeyRotation.settings", c.settings)?),
             },
+            Kind::Bootstrap(c) => {
+                let mut steps = Vec::with_capacity(c.steps.len());
+                for step in c.steps {
+                    // One level only: a nested bootstrap is never valid, and
+                    // refusing it here bounds the decoder's recursion.
+                    if matches!(step.kind, Some(Kind::Bootstrap(_))) {
+                        return Err(DecodeError::invalid(
+                            "Bootstrap.steps",
+                            "a bootstrap cannot contain another bootstrap",
+                        ));
+                    }
+                    steps.push(Command::try_from(step)?);
+                }
+                Command::Bootstrap {
+                    node_id: c.node_id,
+                    admin: c.admin.map(bootstrap_admin_from_pb).transpose()?,
+                    steps,
+                }
+            }
             Kind::CreateRegion(c) => Command::CreateRegion {
                 name: c.name,
                 issuance_enabled: c.issuance_enabled,
@@ -899,4 +928,22 @@ impl TryFrom<pb::Command> for Command {
             },
         })
     }
+}
+
+/// A bootstrap's administrator, encoded.
+pub fn bootstrap_admin_to_pb(admin: &BootstrapAdmin) -> pb::BootstrapAdmin {
+    pb::BootstrapAdmin {
+        account_id: admin.account_id.as_str().to_owned(),
+        user_name: admin.user_name.clone(),
+        access_key_id: admin.access_key_id.clone(),
+    }
+}
+
+/// A bootstrap's administrator, decoded.
+pub fn bootstrap_admin_from_pb(admin: pb::BootstrapAdmin) -> Result<BootstrapAdmin, DecodeError> {
+    Ok(BootstrapAdmin {
+        account_id: account_id("BootstrapAdmin.account_id", &admin.account_id)?,
+        user_name: admin.user_name,
+        access_key_id: admin.access_key_id,
+    })
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use meridian_core::arn::Partition;
+use meridian_core::config::cluster::bootstrap::BootstrapRecord;
 use meridian_core::config::cluster::{
     KeyRecord, KeyRing, KeyState, NodeRecord, NodeTable, Region, Revocations,
 };
@@ -19,8 +20,9 @@ use meridian_core::config::state::{ConfigState, ConfigStateParts, RememberedRequ
 use crate::error::DecodeError;
 use crate::pb;
 use crate::pb_impl::impl_command::{
-    purpose_from_pb, purpose_to_pb, region_status_from_pb, region_status_to_pb, rotation_from_pb,
-    rotation_to_pb, status_from_pb, status_to_pb,
+    bootstrap_admin_from_pb, bootstrap_admin_to_pb, purpose_from_pb, purpose_to_pb,
+    region_status_from_pb, region_status_to_pb, rotation_from_pb, rotation_to_pb, status_from_pb,
+    status_to_pb,
 };
 use crate::pb_impl::impl_outcome::{outcome_from_pb, outcome_to_pb};
 use crate::pb_impl::{account_id, millis, required, timestamp};
@@ -79,6 +81,11 @@ pub fn state_to_pb(state: &ConfigState) -> pb::ConfigStateSnapshot {
             })
             .collect(),
         key_rotation: Some(rotation_to_pb(&view.key_ring().rotation)),
+        bootstrap: nodes.bootstrap.as_ref().map(|record| pb::BootstrapRecord {
+            at_ms: millis(record.at),
+            node_id: record.node_id,
+            admin: record.admin.as_ref().map(bootstrap_admin_to_pb),
+        }),
     }
 }
 
@@ -132,10 +139,19 @@ pub fn state_from_pb(snapshot: pb::ConfigStateSnapshot) -> Result<ConfigState, D
         let member = NodeRecord::try_from(member)?;
         members.insert(member.id, member);
     }
+    let bootstrap = match snapshot.bootstrap {
+        None => None,
+        Some(record) => Some(BootstrapRecord {
+            at: timestamp(record.at_ms),
+            node_id: record.node_id,
+            admin: record.admin.map(bootstrap_admin_from_pb).transpose()?,
+        }),
+    };
     let nodes = NodeTable {
         members,
         ever_members: snapshot.ever_members.into_iter().collect(),
         next_node_id: snapshot.next_node_id,
+        bootstrap,
     };
     let mut requests = Vec::with_capacity(snapshot.requests.len());
     for seen in snapshot.requests {
