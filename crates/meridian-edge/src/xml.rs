@@ -31,20 +31,49 @@ use crate::model::OperationModel;
 /// at all (most C0 controls, unpaired surrogates cannot occur in `str`) become
 /// U+FFFD, so echoing hostile input never yields a document clients reject;
 /// carriage returns are kept as `&#xD;` so parsers do not normalise them away.
+///
+/// Runs of text that need no escaping (nearly all of a session token, an
+/// ARN, a key id) are copied with one `push_str` each: the load profile of
+/// AssumeRole showed the former per-character loop at 2.6 % of a node's CPU.
+/// Every byte that may need escaping is ASCII, or the first byte (0xEF) of
+/// U+FFFE/U+FFFF, so scanning bytes never splits a character.
 pub fn escape_into(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len());
+    let mut clean_from = 0;
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        let (replacement, width) = match byte {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'"' => ("&quot;", 1),
+            b'\'' => ("&apos;", 1),
+            b'\r' => ("&#xD;", 1),
+            b'\t' | b'\n' => {
+                i += 1;
+                continue;
+            }
+            0..=0x1f => ("\u{FFFD}", 1),
+            // U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
+            0xEF if bytes.get(i + 1) == Some(&0xBF)
+                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) =>
+            {
+                ("\u{FFFD}", 3)
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        // `clean_from..i` and the replaced bytes are whole characters (the
+        // boundaries sit at ASCII bytes or at the start of a 3-byte one).
+        out.push_str(text.get(clean_from..i).unwrap_or_default());
+        out.push_str(replacement);
+        i += width;
+        clean_from = i;
     }
+    out.push_str(text.get(clean_from..).unwrap_or_default());
 }
 
 /// The characters IAM leaves unescaped when it URL-encodes policy documents:
@@ -259,6 +288,79 @@ mod tests {
         let mut out = String::new();
         escape_into("a<b>&\"'\r\n\t\u{1}z", &mut out);
         assert_eq!(out, "a&lt;b&gt;&amp;&quot;&apos;&#xD;\n\t\u{FFFD}z");
+    }
+
+    /// The per-character definition the fast version must agree with.
+    fn escape_reference(text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&apos;"),
+                '\r' => out.push_str("&#xD;"),
+                '\t' | '\n' => out.push(c),
+                c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                    out.push('\u{FFFD}')
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_escaping_agrees_with_the_per_character_definition() {
+        // Every string of up to three characters over an alphabet of the
+        // escaped characters, their neighbours in UTF-8 (U+EFBF, U+FFFD,
+        // U+FFBE…) and ordinary text, in every position.
+        let alphabet = [
+            "a",
+            "&",
+            "<",
+            ">",
+            "\"",
+            "'",
+            "\r",
+            "\n",
+            "\t",
+            "\u{0}",
+            "\u{1f}",
+            " ",
+            "\u{7f}",
+            "é",
+            "\u{FFFE}",
+            "\u{FFFF}",
+            "\u{FFFD}",
+            "\u{FFBE}",
+            "\u{EFBF}",
+            "\u{F0000}",
+            "€",
+        ];
+        let mut checked = 0;
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    for text in [a.to_owned(), format!("{a}{b}"), format!("{a}{b}{c}")] {
+                        let mut fast = String::from("prefix");
+                        escape_into(&text, &mut fast);
+                        assert_eq!(
+                            fast,
+                            format!("prefix{}", escape_reference(&text)),
+                            "{text:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 21 * 21 * 21 * 3);
+        let token = "IQoJb3JpZ2luX2VjEPT//////////wEaCXVzLWVhc3QtMSJHMEUCIQ".repeat(6);
+        let mut out = String::new();
+        escape_into(&token, &mut out);
+        assert_eq!(out, token);
     }
 
     #[test]
