@@ -66,11 +66,8 @@ pub const BACKUP_MAGIC: &str = "meridian-backup";
 pub const BACKUP_FORMAT_VERSION: u32 = 1;
 /// The largest backup a restore accepts: it travels as one Raft entry.
 pub const MAX_RESTORE_BYTES: usize = 16 << 20;
-/// The name of the managed policy a new account's administrator gets.
+/// The AWS managed policy a new account's administrator gets.
 pub const ADMIN_POLICY_NAME: &str = "AdministratorAccess";
-/// AWS's document for `AdministratorAccess`.
-pub const ADMIN_POLICY_DOCUMENT: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 /// The current time (the server's clock, a test's fake one).
 pub type ClockFn = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -539,25 +536,10 @@ impl Admin for AdminService {
                 "this signed request was already carried out; sign a new request (list accounts to see the result)",
             ));
         }
-        // 2. The AdministratorAccess policy in the account (the replicated
-        //    model has no AWS-owned policies in this build), the user, the
-        //    attachment.
-        let policy_id =
-            UniqueId::generate(UniqueIdKind::ManagedPolicy, &mut rng).map_err(random)?;
-        self.write(
-            &call,
-            "admin/policy",
-            Command::CreatePolicy {
-                account_id,
-                policy_name: String::from(ADMIN_POLICY_NAME),
-                path: String::from("/"),
-                policy_id: policy_id.to_string(),
-                document: String::from(ADMIN_POLICY_DOCUMENT),
-                description: String::from("Provides full access to every action on every resource"),
-                tags: Default::default(),
-            },
-        )
-        .await?;
+        // 2. The user with the AWS managed policy AdministratorAccess
+        //    (core's built-in catalogue: allow every action on everything
+        //    in its own account; the Admin API additionally requires the
+        //    operator account, so this grants no cluster administration).
         let user_id = UniqueId::generate(UniqueIdKind::User, &mut rng).map_err(random)?;
         self.write(
             &call,
@@ -578,7 +560,15 @@ impl Admin for AdminService {
             Command::AttachPolicy {
                 account_id,
                 holder: PolicyHolder::User(user_name.clone()),
-                policy_arn: format!("arn:{partition}:iam::{account_id}:policy/{ADMIN_POLICY_NAME}"),
+                policy_arn: meridian_core::config::aws_managed::by_name(ADMIN_POLICY_NAME)
+                    .map(|policy| meridian_core::config::aws_managed::arn(&partition, policy))
+                    .ok_or_else(|| {
+                        admin_status(
+                            tonic::Code::Internal,
+                            "InternalFailure",
+                            "AdministratorAccess is missing from the managed-policy catalogue",
+                        )
+                    })?,
             },
         )
         .await?;

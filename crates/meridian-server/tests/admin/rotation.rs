@@ -6,7 +6,8 @@
 //! use them at once at the other two. Checked:
 //!
 //! * zero "unknown key" rejections: every session verifies in every region
-//!   (`InvalidClientTokenId` never appears);
+//!   (`InvalidClientTokenId` never appears; a call shed with a retryable
+//!   `ServiceUnavailable` by a loaded node is counted, at most 5 %);
 //! * two-phase activation: every node held each new key (pending) before
 //!   any node saw it active;
 //! * zero tokens signed with a pending key: every token's key was active,
@@ -97,6 +98,7 @@ async fn continuous_rotation_under_load_across_three_regions() {
         tracing::info!("--- load: mint in each region, use in the other two");
         let minted = Arc::new(Mutex::new(Vec::new()));
         let failures = Arc::new(Mutex::new(Vec::new()));
+        let shed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let cluster = Arc::new(cluster);
         let deadline = Instant::now() + LOAD;
         let mut workers = Vec::new();
@@ -104,6 +106,7 @@ async fn continuous_rotation_under_load_across_three_regions() {
             let cluster = Arc::clone(&cluster);
             let minted = Arc::clone(&minted);
             let failures = Arc::clone(&failures);
+            let shed = Arc::clone(&shed);
             workers.push(tokio::spawn(async move {
                 let mut calls = 0u64;
                 while Instant::now() < deadline {
@@ -119,7 +122,10 @@ async fn continuous_rotation_under_load_across_three_regions() {
                         )
                         .await;
                         calls += 1;
-                        if status != 200 {
+                        if status == 503 {
+                            // Shed, not refused: retryable, counted below.
+                            shed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        } else if status != 200 {
                             failures
                                 .lock()
                                 .unwrap_or_else(|e| e.into_inner())
@@ -151,6 +157,11 @@ async fn continuous_rotation_under_load_across_three_regions() {
             &failures[..failures.len().min(5)]
         );
         assert!(calls > 30, "too little load: {calls} calls");
+        let shed = shed.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            shed * 20 <= calls,
+            "{shed} of {calls} cross-region calls were shed"
+        );
 
         tracing::info!(
             "--- at least three rotations, each activated after every node held the key"
@@ -280,21 +291,32 @@ async fn mint(cluster: &Cluster, issuer: usize) -> Minted {
         secret_access_key: cluster.admin.secret_access_key.expose_secret().to_owned(),
         session_token: None,
     };
-    let issued_at = SystemClock.now();
-    let (status, body) = query(
-        cluster.apps[issuer].http_addr(),
-        &cluster.regions[issuer],
-        "sts",
-        "Action=GetSessionToken&Version=2011-06-15&DurationSeconds=900",
-        &admin,
-        issued_at,
-    )
-    .await;
-    assert_eq!(
-        status, 200,
-        "GetSessionToken in {}: {body}",
-        cluster.regions[issuer]
-    );
+    // Issuance may shed load (ServiceUnavailable, retryable) on a busy
+    // 2-core machine; that is not what this test is about, so it retries.
+    let mut attempts = 0;
+    let (issued_at, body) = loop {
+        let issued_at = SystemClock.now();
+        let (status, body) = query(
+            cluster.apps[issuer].http_addr(),
+            &cluster.regions[issuer],
+            "sts",
+            "Action=GetSessionToken&Version=2011-06-15&DurationSeconds=900",
+            &admin,
+            issued_at,
+        )
+        .await;
+        attempts += 1;
+        if status == 503 && attempts < 20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(
+            status, 200,
+            "GetSessionToken in {}: {body}",
+            cluster.regions[issuer]
+        );
+        break (issued_at, body);
+    };
     let field = |name| {
         element(&body, name)
             .unwrap_or_else(|| panic!("no {name} in {body}"))
