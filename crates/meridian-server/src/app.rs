@@ -4,7 +4,8 @@
 //! ```text
 //! build:  KEK (file/env) ─ admin bootstrap file ─ data dir      (nothing bound yet;
 //!         ─ bind HTTP and gRPC listeners                          config problems exit 64)
-//!         ─ Node::start: RocksDB, Raft (bootstrap | join | restart), gRPC Raft service
+//!         ─ Node::start: RocksDB, Raft (bootstrap | join | restart), gRPC Raft,
+//!           Admin and Verifier services
 //!         ─ edge state: snapshot channel, SigV4 authenticator, STS+IAM handlers,
 //!           KEK-backed key material, NodeWriter, clock, system randomness
 //! spawn:  tasks on one TaskTracker: edge-http, readiness, bootstrap (when due),
@@ -176,15 +177,19 @@ impl App {
             Arc::clone(&clock),
             freshness.clone(),
         );
-        let node = Node::start_with_services(node_config, mode, grpc_listener, admin.routes())
+        // The Verifier too, over the edge's key material.
+        let keys = Arc::new(KeyMaterial::new(secrets.kek));
+        let readiness = Readiness::new();
+        let verifier = crate::verifier::service(&keys, Arc::clone(&clock), readiness.clone());
+        let routes = admin.routes().add_service(verifier.clone().into_server());
+        let node = Node::start_with_services(node_config, mode, grpc_listener, routes)
             .await
             .with_context(|| format!("failed to start node {}", config.node_id))?;
         let node = Arc::new(node);
+        verifier.bind(node.snapshot());
 
         let tracker = TaskTracker::new();
-        let keys = Arc::new(KeyMaterial::new(secrets.kek));
         let rotation = crate::admin::bind(&admin, Arc::clone(&node), Arc::clone(&keys));
-        let readiness = Readiness::new();
         let mut handlers = HandlerTable::new();
         meridian_edge::sts::register(&mut handlers).context("failed to register STS operations")?;
         meridian_edge::iam::register(&mut handlers).context("failed to register IAM operations")?;

@@ -20,7 +20,9 @@
 //! * [`bootstrap`]: how a new cluster gets its partition, regions, first data
 //!   key, first account and administrator — without an unauthenticated
 //!   administrative surface (the design is in that module's docs);
-//! * [`random`]: the system random source for the edge.
+//! * [`random`]: the system random source for the edge;
+//! * [`verifier`]: the node's `meridian.v1.Verifier`, mounted on its gRPC
+//!   port next to the Raft transport and the Admin API.
 //!
 //! The one wall-clock read of the node is `meridian_edge::state::SystemClock`,
 //! which the edge owns and this crate hands to everything that needs time.
@@ -37,4 +39,5 @@ pub mod key_file;
 pub mod random;
 pub mod readiness;
 pub mod telemetry;
+pub mod verifier;
 pub mod writer;

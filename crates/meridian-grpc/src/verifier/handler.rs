@@ -12,7 +12,7 @@
 //! are keyed by the full credential scope).
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use meridian_core::access::authz::{MessageStyle, PolicyCache, Subject, Verdict};
 use meridian_core::access::caller::{self, Caller};
@@ -29,7 +29,7 @@ use meridian_proto::pb;
 
 use crate::verifier::convert::{self, VerifierFailure};
 use crate::verifier::handle::{ContextHandle, HANDLE_LIFETIME_MS};
-use crate::verifier::{Entropy, VerifierLimits, VerifierParts};
+use crate::verifier::{Entropy, Snapshots, VerifierLimits, VerifierParts};
 
 /// Signing names a resource service may not claim: Meridian's own APIs.
 const RESERVED_SERVICES: [&str; 3] = ["sts", "iam", "meridian"];
@@ -66,6 +66,7 @@ const RESERVED_KEYS: [&str; 14] = [
 /// cache and one compiled-policy cache.
 pub struct VerifierHandler {
     parts: VerifierParts,
+    snapshots: OnceLock<Snapshots>,
     /// Its policy is never used (each call parses with its own); only its
     /// signing-key cache is.
     verifier: Verifier,
@@ -104,6 +105,7 @@ impl VerifierHandler {
     pub fn new(parts: VerifierParts) -> VerifierHandler {
         VerifierHandler {
             parts,
+            snapshots: OnceLock::new(),
             verifier: Verifier::new(VerifierPolicy::new(Vec::new())),
             policies: PolicyCache::new(),
         }
@@ -114,11 +116,17 @@ impl VerifierHandler {
         &self.parts.limits
     }
 
+    /// Binds the node's applied configuration (once; later calls are
+    /// ignored).
+    pub fn bind(&self, snapshots: Snapshots) {
+        let _ = self.snapshots.set(snapshots);
+    }
+
     fn snapshot(&self) -> Result<Arc<ConfigSnapshot>, VerifierFailure> {
-        if !self.parts.ready.is_ready() {
-            return Err(VerifierFailure::unavailable());
+        match self.snapshots.get() {
+            Some(snapshots) if self.parts.ready.is_ready() => Ok(snapshots.borrow().clone()),
+            _ => Err(VerifierFailure::unavailable()),
         }
-        Ok(self.parts.snapshots.borrow().clone())
     }
 
     /// `Authenticate`.

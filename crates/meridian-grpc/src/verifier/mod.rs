@@ -100,10 +100,15 @@ impl VerifierLimits {
     };
 }
 
-/// What the server hands the verifier.
+/// The applied configuration, newest first (`Node::snapshot`).
+pub type Snapshots = watch::Receiver<Arc<ConfigSnapshot>>;
+
+/// What the server hands the verifier. The applied configuration comes from
+/// the node, which starts after the service is built (it is mounted on the
+/// node's gRPC port): it is bound later with
+/// [`service::VerifierService::bind`]; until then every call answers
+/// `UNAVAILABLE`.
 pub struct VerifierParts {
-    /// The applied configuration, newest first.
-    pub snapshots: watch::Receiver<Arc<ConfigSnapshot>>,
     /// The node's key material (shared with the edge: one ring cache).
     pub keys: Arc<KeyMaterial>,
     /// Time.

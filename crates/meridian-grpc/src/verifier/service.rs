@@ -53,6 +53,12 @@ impl VerifierService {
         }
     }
 
+    /// Binds the node's applied configuration (`Node::snapshot`); calls
+    /// answer `UNAVAILABLE` until then.
+    pub fn bind(&self, snapshots: crate::verifier::Snapshots) {
+        self.handler.bind(snapshots);
+    }
+
     /// The handler (for in-process callers and benches).
     pub fn handler(&self) -> &Arc<VerifierHandler> {
         &self.handler
