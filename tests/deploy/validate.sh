@@ -10,7 +10,9 @@
 #    (HTTP published on 127.0.0.1 only, healthchecks on /readyz, ...);
 #  * meridian-configure renders configs and places secrets as both regions'
 #    nodes need, under dash and under the image's busybox;
-#  * deploy/bin/meridian-secrets writes what the node accepts.
+#  * deploy/bin/meridian-secrets writes what the node accepts (through
+#    `meridian init`: the binary is built from this checkout unless
+#    MERIDIAN_BIN names one).
 #
 #   bash tests/deploy/validate.sh [pytest arguments…]
 #
@@ -72,6 +74,18 @@ if [ ! -x "$busybox" ]; then
     dpkg-deb -x "$deb" "$MERIDIAN_CACHE/deploy-busybox"
 fi
 export MERIDIAN_TEST_BUSYBOX="$busybox"
+
+# --- the meridian binary (meridian-secrets runs `meridian init`) -------------
+if [ -z "${MERIDIAN_BIN:-}" ]; then
+    root="$(cd "$here/../.." && pwd)"
+    meridian_setup
+    log "building meridian"
+    (cd "$root" && cargo build --locked --quiet -p meridian-cli --bin meridian)
+    target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+    export MERIDIAN_BIN="$target_dir/debug/meridian"
+fi
+[ -x "$MERIDIAN_BIN" ] || { log "no meridian binary at $MERIDIAN_BIN"; exit 1; }
 
 cd "$here"
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

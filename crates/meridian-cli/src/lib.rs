@@ -4,7 +4,11 @@
 //! * `meridian dev`: a local multi-region cluster of node processes ([`dev`]);
 //! * `meridian admin …`: cluster administration ([`admin`]);
 //! * `meridian credentials …`: `credential_process` output for a role ([`credentials`]);
-//! * `meridian audit verify FILE…`: checks audit trail files ([`audit`]).
+//! * `meridian audit verify FILE…`: checks audit trail files ([`audit`]);
+//! * `meridian init`: a new cluster's KEK and administrator bootstrap file
+//!   ([`init`]);
+//! * `meridian health`: a container healthcheck of a node's HTTP endpoint
+//!   ([`health`]).
 //!
 //! Exit codes: 0 success, 64 bad configuration (a
 //! `meridian_server::config::error::ConfigError` anywhere in the error
@@ -16,4 +20,6 @@ pub mod clock;
 pub mod credentials;
 pub mod dev;
 pub mod exit;
+pub mod health;
+pub mod init;
 pub mod serve;

@@ -67,6 +67,39 @@ enum Command {
     /// Prints temporary credentials for a role in the AWS credential_process
     /// format (`credential_process = meridian credentials --role-arn …`).
     Credentials(CredentialsArgs),
+    /// Makes a new cluster's secrets: its KEK and the administrator bootstrap
+    /// file (both 0600, never overwritten), and prints the administrator's
+    /// credentials as JSON.
+    Init(InitArgs),
+    /// Checks a node's HTTP health endpoint: exit 0 when it answers 2xx, 1
+    /// otherwise (a container healthcheck without wget).
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// The directory to write `kek` and `bootstrap-admin.json` into (created 0700).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// The first account's name.
+    #[arg(long, value_name = "NAME", default_value = "main")]
+    account_name: String,
+    /// Its administrator's user name.
+    #[arg(long, value_name = "NAME", default_value = "admin")]
+    user_name: String,
+    /// The first account's 12-digit id [default: random].
+    #[arg(long, value_name = "ID")]
+    account_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct HealthArgs {
+    /// The endpoint to check (`/readyz` for readiness, `/healthz` for liveness).
+    #[arg(long, value_name = "URL", default_value = meridian_cli::health::DEFAULT_URL)]
+    url: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +194,36 @@ fn main() -> ExitCode {
         Command::Dev(args) => Prepared::Dev(args),
         Command::Admin(args) => Prepared::Admin(args),
         Command::Credentials(args) => Prepared::Credentials(args),
+        Command::Health(args) => Prepared::Health(args),
+        Command::Init(args) => {
+            let options = meridian_cli::init::InitOptions {
+                out: args.out,
+                account_name: args.account_name,
+                user_name: args.user_name,
+                account_id: args.account_id,
+            };
+            return match meridian_cli::init::run(&options) {
+                Ok(made) => {
+                    let mut stdout = std::io::stdout().lock();
+                    let printed = writeln!(stdout, "{}", made.credentials_json.as_str());
+                    let mut stderr = std::io::stderr().lock();
+                    let _ = writeln!(
+                        stderr,
+                        "meridian init: wrote {} and {}; every node needs the KEK, the cluster's lowest-id initial member the bootstrap file",
+                        made.kek_file.display(),
+                        made.admin_file.display()
+                    );
+                    match printed {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(error) => fail(
+                            &anyhow::Error::new(error)
+                                .context("failed to print the administrator's credentials"),
+                        ),
+                    }
+                }
+                Err(error) => fail(&error),
+            };
+        }
         Command::Audit(AuditCommand::Verify { files, partial }) => {
             return match meridian_cli::audit::verify(&files, partial) {
                 Ok(report) => {
@@ -198,10 +261,19 @@ enum Prepared {
     Dev(DevArgs),
     Admin(AdminArgs),
     Credentials(CredentialsArgs),
+    Health(HealthArgs),
 }
 
 async fn run(prepared: Prepared) -> anyhow::Result<()> {
     match prepared {
+        Prepared::Health(args) => {
+            let report =
+                meridian_cli::health::check(&args.url, Duration::from_secs(args.timeout.max(1)))
+                    .await?;
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "meridian health: {report}");
+            Ok(())
+        }
         Prepared::Serve(config, env) => meridian_cli::serve::run(*config, env).await,
         Prepared::Dev(args) => {
             dev::run(dev::DevOptions {
