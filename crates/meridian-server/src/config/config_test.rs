@@ -329,3 +329,22 @@ fn load_reports_missing_file_and_syntax_errors() {
     // Relative paths resolve against the file's directory.
     assert_eq!(config.data_dir, dir.path().join("node-1"));
 }
+
+#[test]
+fn saml_endpoint_defaults_to_aws_and_is_checked() {
+    assert_eq!(ok(BASE, &Env::new()).saml.endpoint, None);
+    for endpoint in ["https://sts.example.com/saml", "urn:meridian:sp"] {
+        let text = format!("{BASE}\n[saml]\nendpoint = \"{endpoint}\"\n");
+        assert_eq!(
+            ok(&text, &Env::new()).saml.endpoint.as_deref(),
+            Some(endpoint)
+        );
+    }
+    for endpoint in ["http://sts.example.com/saml", "https://a b", ""] {
+        let text = format!("{BASE}\n[saml]\nendpoint = \"{endpoint}\"\n");
+        let refused = err(&text, &Env::new()).to_string();
+        assert!(refused.contains("saml.endpoint"), "{refused}");
+    }
+    let typo = format!("{BASE}\n[saml]\nendpiont = \"urn:x\"\n");
+    assert!(build(&typo, &Env::new()).is_err());
+}
