@@ -16,7 +16,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use meridian_cli::{admin, dev, exit};
 use meridian_server::config::Config;
 use meridian_server::config::env::Env;
-use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's allocator: a node allocates and frees many
 /// small buffers per request on several threads, and the load profile of
@@ -239,7 +238,7 @@ fn main() -> ExitCode {
         Prepared::Serve(config, _) => config.log_json,
         _ => false,
     };
-    init_tracing(cli.log_format, config_json);
+    let _telemetry = init_tracing(cli.log_format, config_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -325,17 +324,15 @@ async fn run(prepared: Prepared) -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing(flag: Option<LogFormat>, config_json: bool) {
+/// Installs logging (and the OTLP span exporter when the `OTEL_*`
+/// variables ask for it); the guard flushes spans when dropped.
+fn init_tracing(
+    flag: Option<LogFormat>,
+    config_json: bool,
+) -> Option<meridian_server::logging::TelemetryGuard> {
     let filter = std::env::var("MERIDIAN_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| String::from("info"));
-    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only on a terminal: node logs go to files.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
     let json = match flag {
         Some(format) => format == LogFormat::Json,
         None => match std::env::var("MERIDIAN_LOG_FORMAT") {
@@ -343,13 +340,19 @@ fn init_tracing(flag: Option<LogFormat>, config_json: bool) {
             Err(_) => config_json,
         },
     };
-    let installed = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let settings = meridian_server::logging::LogSettings {
+        filter,
+        json,
+        // Colours only on a terminal: node logs go to files.
+        ansi: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    if installed.is_err() {
-        // A subscriber is already set (cannot happen in main); keep it.
+    match meridian_server::logging::init(&settings, &|name| std::env::var(name).ok()) {
+        Ok(guard) => Some(guard),
+        Err(error) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "meridian: warning: logging setup failed: {error:#}");
+            None
+        }
     }
 }
 

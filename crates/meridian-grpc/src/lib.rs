@@ -26,6 +26,7 @@ pub mod raft_service;
 pub mod rotation;
 pub mod server_limits;
 pub mod timings;
+pub mod trace_context;
 pub mod verifier;
 
 mod cluster_ops;

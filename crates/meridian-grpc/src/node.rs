@@ -436,6 +436,7 @@ impl Node {
             request: Some(pb::ConfigRequest::from(request)),
         });
         message.set_timeout(remaining);
+        crate::trace_context::inject(&mut message);
         let answer = match tokio::time::timeout(remaining, client.forward_write(message)).await {
             Err(_) => return Err(ForwardError::Unknown),
             Ok(answer) => answer,

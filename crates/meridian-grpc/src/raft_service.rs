@@ -326,12 +326,20 @@ impl RaftService for RaftServiceImpl {
         request: Request<pb::ForwardWriteRequest>,
     ) -> Result<Response<pb::ForwardWriteResponse>, Status> {
         let deadline = deadline_of(&request, self.write_timeout);
+        // A child of the forwarding node's request span (W3C trace context
+        // in the metadata), so a trace follows the write to the leader.
+        let span = tracing::info_span!("forward_write", node = *self.raft.node_id());
+        crate::trace_context::continue_trace(&request, &span);
         let message = request
             .into_inner()
             .request
             .ok_or_else(|| Status::invalid_argument("missing request"))?;
         let config_request = ConfigRequest::try_from(message).map_err(bad_request)?;
-        let proposal = cluster_ops::propose(&self.raft, config_request, deadline).await;
+        let proposal = tracing::Instrument::instrument(
+            cluster_ops::propose(&self.raft, config_request, deadline),
+            span,
+        )
+        .await;
         let outcome = match &proposal {
             Proposal::Applied(..) => "ok",
             Proposal::NotLeader(_) => "not_leader",

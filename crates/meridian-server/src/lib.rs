@@ -35,6 +35,7 @@ pub mod bootstrap_node;
 pub mod config;
 pub mod federation;
 pub mod kek;
+pub mod logging;
 pub mod key_file;
 pub mod random;
 pub mod readiness;

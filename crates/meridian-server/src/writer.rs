@@ -35,7 +35,13 @@ impl ConfigWriter for NodeWriter {
     fn submit(&self, request: ConfigRequest) -> BoxFuture<'_, Result<WriteOutcome, WriteError>> {
         let node = Arc::clone(&self.node);
         let name = request.to_string();
-        let task = self.tasks.spawn(async move { node.write(request).await });
+        // The write runs in its own task but inside the request's trace:
+        // forwarding to the leader carries it (W3C trace context).
+        let span = tracing::info_span!("config_write", command = request.command.name());
+        let task = self.tasks.spawn(tracing::Instrument::instrument(
+            async move { node.write(request).await },
+            span,
+        ));
         Box::pin(async move {
             match task.await {
                 Ok(result) => map(result),
