@@ -119,7 +119,10 @@ impl Cluster {
             }
         })
         .await;
-        assert!(bootstrapped.is_ok(), "administrator not bootstrapped within 30 s");
+        assert!(
+            bootstrapped.is_ok(),
+            "administrator not bootstrapped within 30 s"
+        );
         Cluster {
             dir,
             apps,
