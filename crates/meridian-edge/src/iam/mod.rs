@@ -44,6 +44,7 @@ mod roles;
 mod users;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use meridian_core::arn::Partition;
 use meridian_core::config::command::{Command, ConfigRequest, RequestId, Response};
@@ -114,6 +115,9 @@ pub(crate) struct Call {
     now: Timestamp,
     /// `iam:{Action}`.
     action: String,
+    /// Writes this call has proposed so far: each gets its own Raft request
+    /// id (the state machine applies an id at most once).
+    writes: AtomicU8,
 }
 
 impl Call {
@@ -129,6 +133,7 @@ impl Call {
             action: format!("iam:{}", request.operation.name),
             caller,
             request,
+            writes: AtomicU8::new(0),
         })
     }
 
@@ -296,10 +301,15 @@ impl Call {
     }
 
     /// Proposes `command` and waits until it is applied on this node.
+    ///
+    /// A handler may write several commands: the first is proposed under
+    /// the HTTP request's id, the n-th under an id derived from it (so a
+    /// second write is never taken for a replay of the first).
     async fn write(&self, command: Command) -> Result<Response, ApiError> {
         let name = command.name();
+        let nth = self.writes.fetch_add(1, Ordering::Relaxed);
         let request = ConfigRequest {
-            request_id: self.raft_request_id(),
+            request_id: write_request_id(self.raft_request_id(), nth),
             issued_at: self.now,
             command,
         };
@@ -352,6 +362,18 @@ impl Call {
     }
 }
 
+/// The Raft request id of a call's `nth` write (0-based): the call's own id
+/// for the first, then ids that differ from it, and from each other, in
+/// their last two bytes.
+fn write_request_id(base: RequestId, nth: u8) -> RequestId {
+    let mut id = base;
+    if nth > 0 {
+        id.0[15] ^= nth;
+        id.0[14] ^= 0x5a;
+    }
+    id
+}
+
 fn hex_value(digit: u8) -> Option<u8> {
     char::from(digit)
         .to_digit(16)
@@ -377,6 +399,18 @@ mod tests {
 
     use super::*;
     use crate::model::generated::OPERATIONS;
+
+    /// A call's writes get pairwise distinct Raft request ids, the first
+    /// being the call's own, and the same sequence for the same base id.
+    #[test]
+    fn each_write_of_a_call_has_its_own_request_id() {
+        let base = RequestId([0x11; 16]);
+        let ids: Vec<RequestId> = (0..=u8::MAX).map(|n| write_request_id(base, n)).collect();
+        assert_eq!(ids[0], base);
+        let distinct: HashSet<[u8; 16]> = ids.iter().map(|id| id.0).collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert_eq!(write_request_id(base, 3), ids[3]);
+    }
 
     /// Modeled IAM operations this module does not serve, and why: they
     /// answer `NotImplemented`.

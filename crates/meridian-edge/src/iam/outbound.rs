@@ -15,13 +15,12 @@
 //! disabling or reading a never-enabled account `FeatureDisabled` (404).
 
 use meridian_core::config::cluster::KeyState;
-use meridian_core::config::command::{Command, ConfigRequest, Response};
+use meridian_core::config::command::Command;
 
 use crate::error::ApiError;
 use crate::iam::{Call, IamHandler};
 use crate::model::ErrorCode;
 use crate::outbound::{JWT_PURPOSES, generate_jwt_key};
-use crate::state::WriteError;
 use crate::xml::XmlResult;
 
 pub(super) const HANDLERS: &[(&str, IamHandler)] = &[
@@ -43,39 +42,8 @@ fn disabled() -> ApiError {
     )
 }
 
-/// [`Call::write`] for handlers that write several commands: the state
-/// machine applies each request id at most once, so write `step` gets an id
-/// derived from the HTTP request's (a retried HTTP request still maps to
-/// the same ids, so each step stays idempotent).
-async fn write_step(call: &Call, step: u8, command: Command) -> Result<Response, ApiError> {
-    let name = command.name();
-    let mut request_id = call.raft_request_id();
-    request_id.0[15] ^= step;
-    request_id.0[14] ^= 0x5a;
-    let request = ConfigRequest {
-        request_id,
-        issued_at: call.now,
-        command,
-    };
-    let result = match call.state().writer().submit(request).await {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(refusal)) => Err(crate::iam::errors::from_refusal(&refusal)),
-        Err(WriteError::Unavailable(detail)) => {
-            tracing::warn!(detail = %detail, "configuration write unavailable");
-            Err(ApiError::unavailable())
-        }
-        Err(WriteError::Internal(detail)) => Err(ApiError::internal(&detail)),
-    };
-    let outcome = result.as_ref().map_or_else(|e| e.code().as_str(), |_| "ok");
-    call.request
-        .audit
-        .push(crate::audit::config_change(&call.request, name, outcome));
-    result
-}
-
 /// Stages and activates a JWT key of every algorithm that has no active one.
 async fn ensure_signing_keys(call: &Call) -> Result<(), ApiError> {
-    let mut step = 0u8;
     let ring = call.snapshot.key_ring().clone();
     for (purpose, _) in JWT_PURPOSES {
         if ring.active(purpose).is_some() {
@@ -97,36 +65,26 @@ async fn ensure_signing_keys(call: &Call) -> Result<(), ApiError> {
                     call.state().random(),
                 )
                 .map_err(|e| ApiError::internal(&e))?;
-                step += 1;
-                write_step(
-                    call,
-                    step,
-                    Command::StageKey {
-                        purpose,
-                        term,
-                        key_id: key.key_id,
-                        algorithm: key.algorithm,
-                        sealed_key: key.sealed_key,
-                        public_key: key.public_key,
-                        activate_after: call.now,
-                        expected_latest_term: latest,
-                    },
-                )
+                call.write(Command::StageKey {
+                    purpose,
+                    term,
+                    key_id: key.key_id,
+                    algorithm: key.algorithm,
+                    sealed_key: key.sealed_key,
+                    public_key: key.public_key,
+                    activate_after: call.now,
+                    expected_latest_term: latest,
+                })
                 .await?;
                 term
             }
         };
-        step += 1;
-        write_step(
-            call,
-            step,
-            Command::ActivateKey {
-                purpose,
-                term,
-                expected_active_term: None,
-                retired_verify_until: call.now,
-            },
-        )
+        call.write(Command::ActivateKey {
+            purpose,
+            term,
+            expected_active_term: None,
+            retired_verify_until: call.now,
+        })
         .await?;
     }
     Ok(())
@@ -155,15 +113,11 @@ async fn enable(call: Call) -> Result<XmlResult, ApiError> {
         }
     };
     ensure_signing_keys(&call).await?;
-    write_step(
-        &call,
-        0x40,
-        Command::SetOutboundFederation {
-            account_id: *call.account_id(),
-            issuer_url: issuer_url.clone(),
-            enabled: true,
-        },
-    )
+    call.write(Command::SetOutboundFederation {
+        account_id: *call.account_id(),
+        issuer_url: issuer_url.clone(),
+        enabled: true,
+    })
     .await?;
     // A concurrent enable may have recorded its URL first: answer what is
     // applied.
