@@ -332,8 +332,6 @@ impl EdgeState {
     /// Assembles the state with the server's audit trail and metrics.
     pub fn with_observability(parts: EdgeParts, observability: EdgeObservability) -> EdgeState {
         let rate_limiter = KeyedRateLimiter::new(parts.limits.per_key_rate);
-        let writer = Arc::new(crate::telemetry::CountingWriter(Arc::clone(&parts.writer)));
-        let parts = EdgeParts { writer, ..parts };
         EdgeState {
             inner: Arc::new(Inner {
                 parts,

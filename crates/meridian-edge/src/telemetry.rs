@@ -32,15 +32,8 @@ pub const ISSUED_TOTAL: &str = "meridian_edge_credentials_issued_total";
 /// `InvalidClientTokenId`, `ExpiredToken`, `IncompleteSignature`, …). The
 /// gRPC `Verifier` records its failures under the same name.
 pub const VERIFICATION_FAILURES_TOTAL: &str = "meridian_verification_failures_total";
-/// Calls leaving this node made while serving a request, by `path`
-/// (`issue`, `verify`, `config`). The edge has no network client; the only
-/// way a request can reach another node is the configuration writer, which
-/// is counted here. Issuance and verification must show 0.
-pub const OUTBOUND_CALLS_TOTAL: &str = "meridian_request_outbound_calls_total";
-
-/// Describes every edge metric (HELP text and unit) and registers the series
-/// whose absence would break an alert, at zero. Called by the server once
-/// its recorder is installed.
+/// Describes every edge metric (HELP text and unit). Called by the server
+/// once its recorder is installed.
 pub fn describe() {
     metrics::describe_counter!(
         REQUESTS_TOTAL,
@@ -59,20 +52,14 @@ pub fn describe() {
         VERIFICATION_FAILURES_TOTAL,
         "Requests whose SigV4 signature or credentials failed verification, by AWS error code"
     );
-    metrics::describe_counter!(
-        OUTBOUND_CALLS_TOTAL,
-        "Calls to other nodes made while serving a request, by path (issue, verify, config)"
-    );
-    for path in [
-        OutboundPath::Issue,
-        OutboundPath::Verify,
-        OutboundPath::Config,
-    ] {
-        metrics::counter!(OUTBOUND_CALLS_TOTAL, "path" => path.as_str()).absolute(0);
-    }
 }
 
-/// Which kind of request a call to another node was made for.
+/// Which kind of request the edge is serving, as far as calls to other
+/// nodes go: the edge has no network client, its one way to another node is
+/// the configuration writer, and the server's writer counts a call it
+/// forwards to the leader under the class [`current_path`] reports
+/// (`meridian_request_outbound_calls_total{path}`, counted in meridian-grpc
+/// where the call leaves the node). Issuance and verification must show 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboundPath {
     /// An issuing STS call (`AssumeRole*`, `GetSessionToken`,
@@ -155,11 +142,6 @@ pub fn record_issued(region: &str, principal: &Principal) {
     .increment(1);
 }
 
-/// Records a call to another node made while serving a request of `path`.
-pub fn record_outbound(path: OutboundPath) {
-    metrics::counter!(OUTBOUND_CALLS_TOTAL, "path" => path.as_str()).increment(1);
-}
-
 /// The principal-kind label of an issued session.
 pub fn principal_kind(principal: &Principal) -> &'static str {
     match principal {
@@ -184,24 +166,11 @@ pub async fn in_path<F: std::future::Future>(path: OutboundPath, future: F) -> F
     CURRENT_PATH.scope(path, future).await
 }
 
-/// The configuration writer as the edge uses it: counts every submission as
-/// an outbound call of the current request's path. Installed around the
-/// server's writer by [`crate::state::EdgeState::with_observability`], so no
-/// call site can bypass it.
-pub(crate) struct CountingWriter(pub(crate) std::sync::Arc<dyn crate::state::ConfigWriter>);
-
-impl crate::state::ConfigWriter for CountingWriter {
-    fn submit(
-        &self,
-        request: meridian_core::config::command::ConfigRequest,
-    ) -> crate::state::BoxFuture<'_, Result<crate::state::WriteOutcome, crate::state::WriteError>>
-    {
-        // A submission outside any request (none exists today) counts as
-        // `config`, the path that legitimately writes.
-        let path = CURRENT_PATH
-            .try_with(|path| *path)
-            .unwrap_or(OutboundPath::Config);
-        record_outbound(path);
-        self.0.submit(request)
-    }
+/// The class of the request whose handler is running (`Config` outside any
+/// request, the class that legitimately writes). Read by the server's
+/// configuration writer when a handler submits a write.
+pub fn current_path() -> OutboundPath {
+    CURRENT_PATH
+        .try_with(|path| *path)
+        .unwrap_or(OutboundPath::Config)
 }

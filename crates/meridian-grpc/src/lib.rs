@@ -16,12 +16,15 @@
 //! * [`rotation::RotationDriver`]: two-phase key rotation proposed as
 //!   compare-and-set entries;
 //! * [`verifier`]: the `meridian.v1.Verifier` service (Authenticate,
-//!   Authorize, batch and stream forms) for resource services.
+//!   Authorize, batch and stream forms) for resource services;
+//! * [`outbound`]: calls to other nodes made while serving a request,
+//!   counted by request class where they leave the node.
 
 pub mod admin;
 pub mod errors;
 pub mod network;
 pub mod node;
+pub mod outbound;
 pub mod raft_service;
 pub mod rotation;
 pub mod server_limits;

@@ -379,6 +379,9 @@ impl Node {
     /// default) with [`WriteError::NoQuorum`] — retryable with the same
     /// request id, which the state machine deduplicates. Never hangs, never
     /// reports success for a write that did not commit.
+    ///
+    /// Each forward to the leader counts as one call to another node under
+    /// the current request class ([`crate::outbound::in_path`]).
     pub async fn write(&self, request: ConfigRequest) -> Result<Response, WriteError> {
         let deadline = Instant::now() + self.timings.write_timeout;
         let mut outcome_unknown = false;
@@ -432,6 +435,8 @@ impl Node {
             .pool
             .client(leader, &info.raft_addr)
             .map_err(|_| ForwardError::NotApplied)?;
+        // A call to another node on behalf of the request being served.
+        crate::outbound::record_call();
         let mut message = tonic::Request::new(pb::ForwardWriteRequest {
             request: Some(pb::ConfigRequest::from(request)),
         });

@@ -147,6 +147,7 @@ pub mod names {
 fn describe() {
     use names::*;
     meridian_edge::telemetry::describe();
+    meridian_grpc::outbound::describe();
     crate::audit::describe();
     metrics::describe_gauge!(BUILD_INFO, "Build of this node (version, git sha); value 1");
     metrics::gauge!(

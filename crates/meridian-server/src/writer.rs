@@ -12,8 +12,10 @@ use std::sync::Arc;
 
 use meridian_core::config::command::ConfigRequest;
 use meridian_edge::state::{BoxFuture, ConfigWriter, WriteError, WriteOutcome};
+use meridian_edge::telemetry::OutboundPath;
 use meridian_grpc::errors::WriteError as NodeWriteError;
 use meridian_grpc::node::Node;
+use meridian_grpc::outbound::{self, RequestPath};
 use tokio_util::task::TaskTracker;
 
 /// Writes through a [`Node`].
@@ -38,8 +40,12 @@ impl ConfigWriter for NodeWriter {
         // The write runs in its own task but inside the request's trace:
         // forwarding to the leader carries it (W3C trace context).
         let span = tracing::info_span!("config_write", command = request.command.name());
+        // The class of the edge request that writes, carried into the task:
+        // a forward to the leader is counted under it (meridian-grpc
+        // `outbound`).
+        let path = request_path(meridian_edge::telemetry::current_path());
         let task = self.tasks.spawn(tracing::Instrument::instrument(
-            async move { node.write(request).await },
+            outbound::in_path(path, async move { node.write(request).await }),
             span,
         ));
         Box::pin(async move {
@@ -51,6 +57,15 @@ impl ConfigWriter for NodeWriter {
                 }
             }
         })
+    }
+}
+
+/// The node's request class of an edge request class.
+fn request_path(path: OutboundPath) -> RequestPath {
+    match path {
+        OutboundPath::Issue => RequestPath::Issue,
+        OutboundPath::Verify => RequestPath::Verify,
+        OutboundPath::Config => RequestPath::Config,
     }
 }
 
@@ -80,6 +95,17 @@ mod tests {
     use meridian_core::config::error::ConfigError;
 
     use super::*;
+
+    #[test]
+    fn edge_classes_map_to_the_same_labels() {
+        for path in [
+            OutboundPath::Issue,
+            OutboundPath::Verify,
+            OutboundPath::Config,
+        ] {
+            assert_eq!(request_path(path).as_str(), path.as_str());
+        }
+    }
 
     #[test]
     fn node_answers_map_to_edge_answers() {

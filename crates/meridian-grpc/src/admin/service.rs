@@ -310,6 +310,8 @@ impl AdminService {
         let client = AdminClient::new(channel)
             .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
+        // A call to another node while serving an Admin (configuration) call.
+        crate::outbound::record(crate::outbound::RequestPath::Config);
         match tokio::time::timeout(timeout, send(client, forwarded)).await {
             Ok(answer) => answer.map(|response| Some(response.into_inner())),
             Err(_) => Err(admin_status(
