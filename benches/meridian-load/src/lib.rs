@@ -1,7 +1,7 @@
 //! `meridian-load`: the project's load generator.
 //!
 //! It drives Meridian (STS and IAM over HTTP, SigV4-signed per request with
-//! `meridian_core::sigv4::signer`), OpenBao (batch-token create and token
+//! `meridian_core::sigv4::signer`, and the gRPC Verifier), OpenBao (batch-token create and token
 //! lookup) and moto's STS with one client and one engine, so that the
 //! side-by-side figures in BENCHMARKS.md compare servers, not tools.
 //!
@@ -13,6 +13,8 @@
 //! * [`http`]: the HTTP/1.1 keep-alive client (hyper-util's pooled client).
 //! * [`aws`]: SigV4-signed query-protocol requests and their answers.
 //! * [`meridian`], [`bao`], [`moto`]: each system's setup and workloads.
+//! * [`verifier`]: Meridian's gRPC Verifier (`Authenticate`,
+//!   `AuthenticateAndAuthorize`) for a made-up resource service.
 //! * [`sys`]: CPU seconds of server processes and load average from /proc.
 //! * [`scrape`]: counter deltas from the servers' `/metrics`.
 //! * [`summary`]: the JSON summary and the human table.
@@ -29,3 +31,4 @@ pub mod pacer;
 pub mod scrape;
 pub mod summary;
 pub mod sys;
+pub mod verifier;

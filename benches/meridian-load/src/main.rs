@@ -7,6 +7,8 @@
 //! meridian-load --workload bao-batch-token-create --bao-addr http://127.0.0.1:8200 \
 //!               --bao-token-file root-token --mode closed --concurrency 32 --cpu-pid 4242
 //! meridian-load --workload assume-role --moto http://127.0.0.1:5000 --cpu-pid 4343
+//! meridian-load --workload grpc-authenticate --cluster meridian-dev/cluster.json \
+//!               --mode closed --concurrency 32 --cluster-cpu
 //! ```
 //!
 //! The human table goes to stdout, the progress line to stderr, the JSON
@@ -26,6 +28,7 @@ use meridian_load::engine::{self, Mode, Pacing, RunConfig, Target, WindowEdge};
 use meridian_load::meridian::{self, AwsWorkload, ClusterFile, SetupOptions};
 use meridian_load::summary::{self, ServerCpu, Summary};
 use meridian_load::sys::{self, CpuMeter};
+use meridian_load::verifier::{self, VerifierWorkload};
 use meridian_load::{clock, http, moto, scrape};
 
 /// Workloads, as named on the command line.
@@ -41,6 +44,10 @@ enum Workload {
     BaoBatchTokenCreate,
     /// OpenBao POST /v1/auth/token/lookup of batch tokens.
     BaoTokenLookup,
+    /// Meridian gRPC Verifier Authenticate (role sessions, service `widgets`).
+    GrpcAuthenticate,
+    /// Meridian gRPC Verifier AuthenticateAndAuthorize (`widgets:GetWidget`).
+    GrpcAuthenticateAndAuthorize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -208,14 +215,86 @@ fn run(args: Args) -> anyhow::Result<bool> {
     runtime.block_on(run_async(args, config))
 }
 
+/// Meridian's setup options for this run (names carry a per-run suffix).
+fn setup_options(args: &Args) -> SetupOptions {
+    let run_id = format!(
+        "{:x}{:x}",
+        clock::now().unix_millis() % 0x1_0000_0000,
+        std::process::id() % 0x1_0000
+    );
+    SetupOptions {
+        callers: args.callers,
+        nodes: args.nodes,
+        run_id,
+    }
+}
+
+/// Every node's process: the nodes not driven still replicate writes and
+/// send heartbeats, which is part of the cost.
+fn cluster_pids(cluster: &ClusterFile) -> Vec<String> {
+    cluster
+        .nodes()
+        .iter()
+        .filter(|n| n.pid != 0)
+        .map(|n| n.pid.to_string())
+        .collect()
+}
+
+/// Every node's `/metrics`: a write forwarded to the leader is counted where
+/// it was received, but the sum must cover all.
+fn metric_endpoints(cluster: &ClusterFile) -> Vec<(String, String)> {
+    cluster
+        .nodes()
+        .iter()
+        .filter_map(|n| {
+            let e = meridian_load::aws::Endpoint::new(&n.http, &n.region).ok()?;
+            Some((e.base, e.host))
+        })
+        .collect()
+}
+
 async fn prepare(args: &Args, client: &http::HttpClient) -> anyhow::Result<Prepared> {
     let mut cpu_pids: Vec<String> = args.cpu_pids.iter().map(u32::to_string).collect();
     let aws_workload = match args.workload {
         Workload::AssumeRole => Some(AwsWorkload::AssumeRole),
         Workload::GetCallerIdentity => Some(AwsWorkload::GetCallerIdentity),
         Workload::IamWrite => Some(AwsWorkload::IamWrite),
-        Workload::BaoBatchTokenCreate | Workload::BaoTokenLookup => None,
+        Workload::BaoBatchTokenCreate
+        | Workload::BaoTokenLookup
+        | Workload::GrpcAuthenticate
+        | Workload::GrpcAuthenticateAndAuthorize => None,
     };
+    let verifier_workload = match args.workload {
+        Workload::GrpcAuthenticate => Some(VerifierWorkload::Authenticate),
+        Workload::GrpcAuthenticateAndAuthorize => Some(VerifierWorkload::AuthenticateAndAuthorize),
+        _ => None,
+    };
+    if let Some(workload) = verifier_workload {
+        let path = args
+            .cluster
+            .as_ref()
+            .context("the gRPC workloads need --cluster (Meridian)")?;
+        let cluster = ClusterFile::read(path)?;
+        let target = verifier::prepare(
+            client,
+            &cluster,
+            workload,
+            &setup_options(args),
+            Duration::from_millis(args.timeout_ms.clamp(1, 120_000)),
+        )
+        .await?;
+        if args.cluster_cpu {
+            cpu_pids.extend(cluster_pids(&cluster));
+        }
+        return Ok(Prepared {
+            system: "meridian",
+            targets: target.urls(),
+            callers: target.callers(),
+            metric_endpoints: metric_endpoints(&cluster),
+            target: Arc::new(target),
+            cpu_pids,
+        });
+    }
     if let Some(workload) = aws_workload {
         if let Some(url) = &args.moto {
             let fixture = moto::prepare(client, url, workload).await?;
@@ -233,42 +312,15 @@ async fn prepare(args: &Args, client: &http::HttpClient) -> anyhow::Result<Prepa
             .as_ref()
             .context("this workload needs --cluster (Meridian) or --moto")?;
         let cluster = ClusterFile::read(path)?;
-        let run_id = format!(
-            "{:x}{:x}",
-            clock::now().unix_millis() % 0x1_0000_0000,
-            std::process::id() % 0x1_0000
-        );
-        let options = SetupOptions {
-            callers: args.callers,
-            nodes: args.nodes,
-            run_id,
-        };
-        let fixture = meridian::prepare(client, &cluster, workload, &options).await?;
+        let fixture = meridian::prepare(client, &cluster, workload, &setup_options(args)).await?;
         if args.cluster_cpu {
-            // Every node's process: the nodes not driven still replicate
-            // writes and send heartbeats, which is part of the cost.
-            cpu_pids.extend(
-                cluster
-                    .nodes()
-                    .iter()
-                    .filter(|n| n.pid != 0)
-                    .map(|n| n.pid.to_string()),
-            );
+            cpu_pids.extend(cluster_pids(&cluster));
         }
         return Ok(Prepared {
             system: "meridian",
             targets: fixture.endpoints.iter().map(|e| e.base.clone()).collect(),
             callers: fixture.callers.len(),
-            // Every node's counters: a write forwarded to the leader is
-            // counted where it was received, but the sum must cover all.
-            metric_endpoints: cluster
-                .nodes()
-                .iter()
-                .filter_map(|n| {
-                    let e = meridian_load::aws::Endpoint::new(&n.http, &n.region).ok()?;
-                    Some((e.base, e.host))
-                })
-                .collect(),
+            metric_endpoints: metric_endpoints(&cluster),
             target: meridian::target(client.clone(), workload, fixture)?,
             cpu_pids,
         });
