@@ -276,8 +276,8 @@ fn bench_grpc(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("verifier_grpc");
     group.throughput(Throughput::Elements(CALLS as u64));
-    group.sample_size(20);
-    group.measurement_time(Duration::from_secs(10));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
     group.bench_function("authenticate_and_authorize/unary_sequential", |b| {
         b.iter(|| black_box(unary_round(1)));
     });

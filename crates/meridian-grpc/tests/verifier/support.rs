@@ -530,14 +530,24 @@ impl Served {
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let (stop, stopped) = oneshot::channel::<()>();
+        // TCP_NODELAY on every accepted socket, as the node's server has
+        // it: without it a response written in several segments waits for
+        // the client's delayed ACK (tens of milliseconds per call).
+        let incoming = futures::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |socket| {
+                if let Ok(socket) = &socket {
+                    let _ = socket.set_nodelay(true);
+                }
+                socket
+            },
+        );
         let server = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
             .add_routes(tonic::service::Routes::new(service.clone().into_server()))
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                async {
-                    let _ = stopped.await;
-                },
-            );
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            });
         let task = tokio::spawn(async move {
             let _ = server.await;
         });
