@@ -9,7 +9,8 @@
 //! sessions 200 times (each a later cut-off) through the Admin API, records
 //! when each node's snapshot first carries each cut-off, and prints the
 //! p50/p99/max per node; then checks enforcement end to end: a session of
-//! the role issued before the last cut-off is refused by every node.
+//! the role issued before the last cut-off is refused by every node. Last,
+//! membership calls made on a follower are forwarded to the leader.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -185,6 +186,38 @@ async fn revocations_reach_every_node_soon_after_commit() {
             assert_eq!(status, 403, "node {}: {xml}", node + 1);
             assert!(xml.contains("AccessDenied") && xml.contains("explicit deny"), "{xml}");
         }
+
+        tracing::info!("--- membership calls on a follower are forwarded to the leader");
+        let follower = (0..3).find(|i| *i != leader).unwrap_or(0);
+        let target = (0..3).find(|i| *i != leader && *i != follower).unwrap_or(0);
+        let mut follower_client = cluster.admin_client(follower).await;
+        let unknown = follower_client
+            .promote_member(signed(
+                "PromoteMember",
+                pb::AdminMemberRequest { node_id: 99 },
+                &admin,
+                &cluster.regions[follower],
+            ))
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("promoted an unknown node"));
+        assert_eq!(unknown.code(), tonic::Code::NotFound, "{unknown:?}");
+        follower_client
+            .transfer_leadership(signed(
+                "TransferLeadership",
+                pb::AdminMemberRequest { node_id: target as u64 + 1 },
+                &admin,
+                &cluster.regions[follower],
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("forwarded transfer: {e}"));
+        let moved = tokio::time::timeout(Duration::from_secs(10), async {
+            while cluster.apps[target].node().status().role != meridian_grpc::node::Role::Leader {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(moved.is_ok(), "leadership did not move to node {}", target + 1);
 
         for watcher in watchers {
             watcher.abort();
