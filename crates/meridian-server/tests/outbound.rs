@@ -74,8 +74,19 @@ async fn only_forwarded_configuration_writes_call_another_node() {
             let body = format!(
                 "Action=AssumeRole&Version=2011-06-15&RoleArn={role_arn}&RoleSessionName=s{round}"
             );
-            let (status, xml) =
-                query(addr, &region, "sts", &body, &admin, SystemClock.now()).await;
+            // Right after start a node can be ready before it has confirmed
+            // that its configuration is current, and refuses issuance with a
+            // retryable ServiceUnavailable until it has: retried (bounded).
+            let mut attempts = 0;
+            let (status, xml) = loop {
+                let answer = query(addr, &region, "sts", &body, &admin, SystemClock.now()).await;
+                attempts += 1;
+                if answer.0 == 503 && attempts < 100 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                break answer;
+            };
             assert_eq!(status, 200, "AssumeRole on the follower: {xml}");
             let field = |name| {
                 element(&xml, name)
