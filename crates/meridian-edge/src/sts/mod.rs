@@ -29,6 +29,7 @@
 //! operations and DecodeAuthorizationMessage).
 
 mod assume_role;
+mod federated_trust;
 mod saml;
 mod tokens;
 mod web_identity;

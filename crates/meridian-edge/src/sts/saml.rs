@@ -42,17 +42,13 @@
 //! `aws:RequestedRegion`.
 
 use meridian_core::arn::Arn;
-use meridian_core::config::model::Role;
 use meridian_core::ids::UniqueId;
-use meridian_core::policy::context::{Caller as PolicyCaller, RequestContext, Value};
-use meridian_core::policy::evaluate::authorize_assume_role;
-use meridian_core::policy::keys::KnownKey;
-use meridian_core::policy::kind::PolicyKind;
+use meridian_core::policy::context::Caller as PolicyCaller;
 use meridian_core::principal::{AssumedRolePrincipal, Principal, SessionOrigin};
 use meridian_core::saml::{Expectations, SamlError, SamlErrorCode, verify_response};
-use meridian_core::time::Timestamp;
 use meridian_core::token::{ProviderClaim, SessionSpec, SessionTag};
 
+use super::federated_trust::FederatedTrust;
 use super::{check_issuance, input, mint, requested_policy, write_credentials};
 use crate::error::ApiError;
 use crate::model::ErrorCode;
@@ -83,51 +79,6 @@ fn well_formed(text: &str) -> Result<Arn, ApiError> {
         .ok()
         .filter(|arn| !arn.partition().is_empty() && !arn.account().is_empty())
         .ok_or_else(|| ApiError::new(ErrorCode::ValidationError, format!("{text} is invalid")))
-}
-
-/// Everything the trust context borrows.
-struct Trust<'r> {
-    role_arn: &'r str,
-    provider_arn: &'r str,
-    session_name: &'r str,
-    region: &'r str,
-    claim_keys: &'r [(String, String)],
-    tags: &'r [SessionTag],
-    source_identity: Option<&'r str>,
-    role: &'r Role,
-}
-
-impl<'r> Trust<'r> {
-    fn context(&self, action: &'r str, now: Timestamp) -> RequestContext<'r> {
-        let mut ctx = RequestContext::new(action, now)
-            .with_resource(self.role_arn)
-            .with_caller(PolicyCaller::Saml {
-                provider: self.provider_arn,
-            });
-        ctx.set_known(KnownKey::RoleSessionName, Value::String(self.session_name));
-        ctx.set_known(KnownKey::RequestedRegion, Value::String(self.region));
-        ctx.set_known(
-            KnownKey::FederatedProvider,
-            Value::String(self.provider_arn),
-        );
-        for (key, value) in self.claim_keys {
-            ctx.insert(key, Value::String(value));
-        }
-        if let Some(source) = self.source_identity {
-            ctx.set_known(KnownKey::StsSourceIdentity, Value::String(source));
-        }
-        for tag in self.tags {
-            ctx.request_tag(&tag.key, &tag.value);
-            ctx.insert_known(KnownKey::TagKeys, Value::String(&tag.key));
-            if tag.transitive {
-                ctx.insert_known(KnownKey::TransitiveTagKeys, Value::String(&tag.key));
-            }
-        }
-        for (key, value) in &self.role.tags {
-            ctx.resource_tag(key, value);
-        }
-        ctx
-    }
 }
 
 /// `AssumeRoleWithSAML`.
@@ -224,9 +175,12 @@ pub(super) fn assume_role_with_saml(request: &OperationRequest) -> Result<XmlRes
     let canonical_provider = provider.arn(partition, &account_id);
     let canonical_role = role.arn(partition, &account_id);
     let claim_keys = assertion.condition_keys(account_id.as_str(), &provider.name);
-    let trust = Trust {
+    let trust = FederatedTrust {
         role_arn: &canonical_role,
-        provider_arn: &canonical_provider,
+        caller: PolicyCaller::Saml {
+            provider: &canonical_provider,
+        },
+        federated_provider: &canonical_provider,
         session_name: &claims.session_name,
         region: request.state.region(),
         claim_keys: &claim_keys,
@@ -234,26 +188,9 @@ pub(super) fn assume_role_with_saml(request: &OperationRequest) -> Result<XmlRes
         source_identity: claims.source_identity.as_deref(),
         role,
     };
-    let Some(trust_policy) = request
-        .state
-        .policies()
-        .document(&role.trust_policy, PolicyKind::Trust)
-    else {
+    if let Some(action) = trust.refused_action(request, ACTION) {
+        tracing::info!(action, role = %canonical_role, "SAML trust refused");
         return Err(not_authorized());
-    };
-    let mut actions = vec![ACTION];
-    if !tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    if claims.source_identity.is_some() {
-        actions.push("sts:SetSourceIdentity");
-    }
-    for action in actions {
-        let ctx = trust.context(action, request.now);
-        if !authorize_assume_role(&trust_policy, None, &ctx).is_allowed() {
-            tracing::info!(action, role = %canonical_role, "SAML trust refused");
-            return Err(not_authorized());
-        }
     }
 
     // Replay, then mint.

@@ -42,22 +42,20 @@
 use std::sync::Arc;
 
 use meridian_core::arn::Arn;
-use meridian_core::config::model::{OidcProvider, Role};
+use meridian_core::config::model::OidcProvider;
 use meridian_core::ids::UniqueId;
 use meridian_core::oidc::issuer::loopback_http_resource;
 use meridian_core::oidc::jwk::Jwks;
 use meridian_core::oidc::token::{Expectations, IdentityClaims, UnverifiedToken};
 use meridian_core::oidc::{AwsCode, OidcError};
-use meridian_core::policy::context::{Caller as PolicyCaller, RequestContext, Value};
-use meridian_core::policy::evaluate::authorize_assume_role;
-use meridian_core::policy::keys::KnownKey;
-use meridian_core::policy::kind::PolicyKind;
+use meridian_core::policy::context::Caller as PolicyCaller;
 use meridian_core::principal::{AssumedRolePrincipal, Principal, SessionOrigin};
 use meridian_core::token::{
     MAX_SOURCE_IDENTITY_LEN, PROVIDER_CLAIMS_LIMIT, ProviderClaim, SessionSpec, SessionTag,
     provider_claims_size,
 };
 
+use super::federated_trust::FederatedTrust;
 use super::{check_issuance, input, mint, requested_policy, write_credentials};
 use crate::error::ApiError;
 use crate::federation::{JwksError, KeyLookup};
@@ -215,52 +213,6 @@ fn session_claims(prefix: &str, claims: &IdentityClaims) -> Vec<ProviderClaim> {
     carried
 }
 
-/// Everything the trust context borrows.
-struct Trust<'r> {
-    role_arn: &'r str,
-    provider_arn: &'r str,
-    provider_name: &'r str,
-    session_name: &'r str,
-    region: &'r str,
-    claim_keys: &'r [(String, &'r str)],
-    tags: &'r [SessionTag],
-    source_identity: Option<&'r str>,
-    role: &'r Role,
-}
-
-impl<'r> Trust<'r> {
-    fn context(&self, action: &'r str, now: meridian_core::time::Timestamp) -> RequestContext<'r> {
-        let mut ctx = RequestContext::new(action, now)
-            .with_resource(self.role_arn)
-            .with_caller(PolicyCaller::WebIdentity {
-                provider: self.provider_arn,
-            });
-        ctx.set_known(KnownKey::RoleSessionName, Value::String(self.session_name));
-        ctx.set_known(KnownKey::RequestedRegion, Value::String(self.region));
-        ctx.set_known(
-            KnownKey::FederatedProvider,
-            Value::String(self.provider_name),
-        );
-        for (key, value) in self.claim_keys {
-            ctx.insert(key, Value::String(value));
-        }
-        if let Some(source) = self.source_identity {
-            ctx.set_known(KnownKey::StsSourceIdentity, Value::String(source));
-        }
-        for tag in self.tags {
-            ctx.request_tag(&tag.key, &tag.value);
-            ctx.insert_known(KnownKey::TagKeys, Value::String(&tag.key));
-            if tag.transitive {
-                ctx.insert_known(KnownKey::TransitiveTagKeys, Value::String(&tag.key));
-            }
-        }
-        for (key, value) in &self.role.tags {
-            ctx.resource_tag(key, value);
-        }
-        ctx
-    }
-}
-
 /// `AssumeRoleWithWebIdentity`.
 pub(super) async fn assume_role_with_web_identity(
     request: OperationRequest,
@@ -361,10 +313,12 @@ pub(super) async fn assume_role_with_web_identity(
         claim_keys.push((format!("{prefix}:email"), email));
     }
     let canonical_arn = role.arn(partition, &account_id);
-    let trust = Trust {
+    let trust = FederatedTrust {
         role_arn: &canonical_arn,
-        provider_arn: &provider_arn,
-        provider_name: prefix,
+        caller: PolicyCaller::WebIdentity {
+            provider: &provider_arn,
+        },
+        federated_provider: prefix,
         session_name,
         region: request.state.region(),
         claim_keys: &claim_keys,
@@ -372,26 +326,9 @@ pub(super) async fn assume_role_with_web_identity(
         source_identity: claims.source_identity.as_deref(),
         role,
     };
-    let Some(trust_policy) = request
-        .state
-        .policies()
-        .document(&role.trust_policy, PolicyKind::Trust)
-    else {
+    if let Some(action) = trust.refused_action(request, ACTION) {
+        tracing::info!(action, role = %canonical_arn, "web identity trust refused");
         return Err(not_authorized());
-    };
-    let mut actions = vec![ACTION];
-    if !tags.is_empty() {
-        actions.push("sts:TagSession");
-    }
-    if claims.source_identity.is_some() {
-        actions.push("sts:SetSourceIdentity");
-    }
-    for action in actions {
-        let ctx = trust.context(action, request.now);
-        if !authorize_assume_role(&trust_policy, None, &ctx).is_allowed() {
-            tracing::info!(action, role = %canonical_arn, "web identity trust refused");
-            return Err(not_authorized());
-        }
     }
 
     // Mint.
