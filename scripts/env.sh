@@ -108,6 +108,30 @@ meridian_ensure_venv() {
     export MERIDIAN_VENV="$venv"
 }
 
+# Prints a base port B (a multiple of 200 in 20000-60000) such that the
+# ports B+1..B+9 and B+101..B+109 that `meridian dev --base-port B` binds are
+# free now (the nodes bind them a moment later; a collision in between fails
+# loudly rather than flakily).
+meridian_free_base_port() {
+    python3 - <<'EOF'
+import random, socket
+def free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+for _ in range(200):
+    base = random.randrange(20000, 60000, 200)
+    if all(free(base + n) and free(base + 100 + n) for n in range(1, 10)):
+        print(base)
+        break
+else:
+    raise SystemExit("no free port range")
+EOF
+}
+
 meridian_setup() {
     meridian_ensure_apt build-essential pkg-config libclang-dev xmlsec1
     meridian_ensure_toolchain

@@ -143,24 +143,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- Meridian: 3 regions ---------------------------------------------------------
-base_port="$(python3 - <<'EOF'
-import random, socket
-def free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-for _ in range(200):
-    base = random.randrange(20000, 60000, 200)
-    if all(free(base + n) and free(base + 100 + n) for n in range(1, 10)):
-        print(base)
-        break
-else:
-    raise SystemExit("no free port range")
-EOF
-)"
+base_port="$(meridian_free_base_port)"
 log "starting meridian dev (base port $base_port)"
 "$meridian_bin" dev --data-dir "$work/meridian" --base-port "$base_port" --ready-timeout 120 \
     >"$work/meridian-dev.log" 2>&1 </dev/null &

@@ -55,24 +55,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/meridian-compat.XXXXXX")"
 cluster_dir="$work/cluster"
 # A base port whose 2 × 99 ports are free now (the nodes bind them a moment
 # later; a collision in between fails loudly rather than flakily).
-base_port="$(python3 - <<'EOF'
-import random, socket
-def free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-for _ in range(200):
-    base = random.randrange(20000, 60000, 200)
-    if all(free(base + n) and free(base + 100 + n) for n in range(1, 10)):
-        print(base)
-        break
-else:
-    raise SystemExit("no free port range")
-EOF
-)"
+base_port="$(meridian_free_base_port)"
 
 dev_pid=""
 tests_ran=""
