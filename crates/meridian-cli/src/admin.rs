@@ -181,8 +181,12 @@ pub enum RegionsCommand {
 pub enum KeysCommand {
     /// Lists keys (ids, states, times; never material) and the schedule.
     List,
-    /// Stages a new session-token key now.
-    Rotate,
+    /// Stages a new key now (it activates once every member holds it).
+    Rotate {
+        /// Which keys: session-token, jwt-signing (RS256) or jwt-signing-es384.
+        #[arg(long, default_value = "session-token")]
+        purpose: String,
+    },
     /// Shows the rotation schedule.
     Schedule,
     /// Changes the rotation schedule (unset fields keep their value).
@@ -199,7 +203,7 @@ pub enum KeysCommand {
         /// Seconds after which a staged key activates without every member's confirmation.
         #[arg(long)]
         propagation_grace: Option<u64>,
-        /// Longest token lifetime in seconds (retention of retired keys).
+        /// Longest token lifetime in seconds: retention of retired keys (at least 129600, 36 h).
         #[arg(long)]
         max_token_lifetime: Option<u64>,
         /// Clock leeway in seconds.
@@ -655,12 +659,12 @@ async fn keys(session: &Session, command: KeysCommand) -> anyhow::Result<Rendere
             }
             rendered
         }
-        KeysCommand::Rotate => {
+        KeysCommand::Rotate { purpose } => {
             let rotated = call!(
                 session,
                 "RotateKeys",
                 rotate_keys,
-                pb::AdminRotateKeysRequest {}
+                pb::AdminRotateKeysRequest { purpose }
             )?;
             let staged = rotated.staged.unwrap_or_default();
             let mut rendered = render_keys(std::slice::from_ref(&staged));

@@ -19,11 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meridian_core::access::keys::KeyMaterial as AccessKeys;
-use meridian_core::keyring::Kek;
+use meridian_core::config::cluster::KeyPurpose;
+use meridian_core::keyring::{Kek, KeyError};
+use meridian_edge::outbound::generate_jwt_key;
 use meridian_edge::state::{Clock, Freshness, KeyMaterial, RandomSource};
 use meridian_grpc::admin::service::{AdminParts, AdminService};
 use meridian_grpc::node::Node;
-use meridian_grpc::rotation::{RotationDriver, RotationError};
+use meridian_grpc::rotation::{NewKey, RotationDriver, RotationError, SESSION_KEY_ALGORITHM};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -59,11 +61,37 @@ pub fn bind(
 ) -> Arc<RotationDriver> {
     let driver = Arc::new(RotationDriver::new(
         Arc::clone(&node),
-        Arc::new(move |term| keys.wrap_session_key(term, &SystemRandom)),
+        Arc::new(move |purpose, term| new_key(&keys, purpose, term)),
         Arc::new(|dest: &mut [u8]| SystemRandom.fill(dest)),
     ));
     service.bind(node, Arc::clone(&driver));
     driver
+}
+
+/// Generates key `term` of `purpose`: a session-token data key wrapped
+/// under the KEK, or a JWT signing key pair (private half sealed under the
+/// KEK), as the edge makes its first ones.
+fn new_key(keys: &KeyMaterial, purpose: KeyPurpose, term: u64) -> Result<NewKey, KeyError> {
+    match purpose {
+        KeyPurpose::SessionToken => {
+            let id = u32::try_from(term).map_err(|_| KeyError::Crypto)?;
+            Ok(NewKey {
+                key_id: term.to_string(),
+                algorithm: String::from(SESSION_KEY_ALGORITHM),
+                sealed_key: keys.wrap_session_key(id, &SystemRandom)?,
+                public_key: Vec::new(),
+            })
+        }
+        jwt => {
+            let key = generate_jwt_key(keys.kek(), jwt, term, &SystemRandom)?;
+            Ok(NewKey {
+                key_id: key.key_id,
+                algorithm: key.algorithm,
+                sealed_key: key.sealed_key,
+                public_key: key.public_key,
+            })
+        }
+    }
 }
 
 /// Ticks `driver` every `tick` until `stop`: the leader proposes the next
@@ -81,13 +109,19 @@ pub async fn rotation_loop(
             () = stop.cancelled() => break,
             _ = interval.tick() => {}
         }
-        match driver.tick(clock.now()).await {
-            Ok(_) | Err(RotationError::NotLeader) => {}
-            // A concurrent proposer won or the view was stale: plan again.
-            Err(RotationError::Refused(refusal)) => {
-                tracing::debug!(%refusal, "rotation step refused; replanning");
+        let outcomes = match driver.tick(clock.now()).await {
+            Ok(outcomes) => outcomes,
+            Err(_) => continue, // not the leader: its task rotates
+        };
+        for outcome in outcomes {
+            match outcome {
+                Ok(_) | Err(RotationError::NotLeader) => {}
+                // A concurrent proposer won or the view was stale: plan again.
+                Err(RotationError::Refused(refusal)) => {
+                    tracing::debug!(%refusal, "rotation step refused; replanning");
+                }
+                Err(error) => tracing::warn!(%error, "key rotation step failed"),
             }
-            Err(error) => tracing::warn!(%error, "key rotation step failed"),
         }
     }
 }

@@ -358,6 +358,7 @@ impl App {
 
         RunningApp {
             node: self.node,
+            rotation: self.rotation,
             readiness: self.readiness,
             tracker,
             http: Some(http),
@@ -376,6 +377,7 @@ impl App {
 /// A serving node.
 pub struct RunningApp {
     node: Arc<Node>,
+    rotation: Arc<meridian_grpc::rotation::RotationDriver>,
     readiness: Readiness,
     tracker: TaskTracker,
     http: Option<JoinHandle<()>>,
@@ -418,6 +420,12 @@ impl RunningApp {
     /// The node handle (status, snapshots).
     pub fn node(&self) -> &Node {
         &self.node
+    }
+
+    /// The key-rotation driver the node's rotation task ticks (a test can
+    /// tick it at an instant of its choosing).
+    pub fn rotation(&self) -> &meridian_grpc::rotation::RotationDriver {
+        &self.rotation
     }
 
     /// Resolves when the node cannot go on (Raft stopped on a fatal error).

@@ -132,9 +132,11 @@ pub struct KeyRotationSettings {
     /// cluster tolerates (a member further behind may see tokens from a key
     /// it does not hold yet).
     pub propagation_grace_ms: u64,
-    /// The longest lifetime of a token a key seals (36 h: `GetSessionToken`
-    /// and `GetFederationToken`); a retired key verifies this long plus the
-    /// leeway after it stops signing, then is destroyed.
+    /// The longest lifetime of a token a key seals or signs; a retired key
+    /// verifies this long plus the leeway after it stops signing, then is
+    /// destroyed. At least [`LONGEST_TOKEN_MS`] (36 h: `GetSessionToken` and
+    /// `GetFederationToken`), or a retired key could be destroyed while a
+    /// token it sealed is still valid.
     pub max_token_lifetime_ms: u64,
     /// Clock skew between nodes tolerated on top of the token lifetime.
     pub leeway_ms: u64,
@@ -143,6 +145,11 @@ pub struct KeyRotationSettings {
     /// issuance (`max_key_age`, RELIABILITY.md "Decisions").
     pub max_key_age_ms: u64,
 }
+
+/// The longest lifetime of any token Meridian issues: 36 h
+/// (`GetSessionToken` and `GetFederationToken`; role sessions last at most
+/// 12 h, web-identity JWTs 1 h). The floor of `max_token_lifetime`.
+pub const LONGEST_TOKEN_MS: u64 = 36 * HOUR_MS;
 
 impl KeyRotationSettings {
     /// The defaults: rotate daily, activate after every member confirmed
@@ -174,8 +181,10 @@ impl KeyRotationSettings {
         if self.propagation_grace_ms > DAY_MS {
             return Err(String::from("propagation_grace must be at most 1 day"));
         }
-        if !(1_000..=30 * DAY_MS).contains(&self.max_token_lifetime_ms) {
-            return Err(String::from("max_token_lifetime must be 1 s to 30 days"));
+        if !(LONGEST_TOKEN_MS..=30 * DAY_MS).contains(&self.max_token_lifetime_ms) {
+            return Err(String::from(
+                "max_token_lifetime must be 36 h to 30 days: a retired key verifies this long, and STS issues tokens of up to 36 h (GetSessionToken, GetFederationToken)",
+            ));
         }
         if self.leeway_ms > DAY_MS {
             return Err(String::from("leeway must be at most 1 day"));

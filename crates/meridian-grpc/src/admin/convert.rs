@@ -13,14 +13,20 @@ use meridian_proto::pb;
 
 use crate::node::{NodeStatus, Role};
 
-/// `session-token`, `jwt-signing`, or the purpose's name in lower case.
-pub fn purpose(purpose: KeyPurpose) -> String {
+/// `session-token`, `jwt-signing` (RS256) or `jwt-signing-es384`.
+pub fn purpose(purpose: KeyPurpose) -> &'static str {
     match purpose {
-        KeyPurpose::SessionToken => String::from("session-token"),
-        KeyPurpose::JwtSigning => String::from("jwt-signing"),
-        #[allow(unreachable_patterns)]
-        other => format!("{other:?}").to_ascii_lowercase(),
+        KeyPurpose::SessionToken => "session-token",
+        KeyPurpose::JwtSigning => "jwt-signing",
+        KeyPurpose::JwtSigningEs384 => "jwt-signing-es384",
     }
+}
+
+/// The purpose named by [`purpose`]'s word.
+pub fn purpose_named(name: &str) -> Option<KeyPurpose> {
+    KeyPurpose::ALL
+        .into_iter()
+        .find(|candidate| purpose(*candidate) == name)
 }
 
 /// `pending`, `active`, `verify-only` or `destroyed`.
@@ -36,7 +42,7 @@ pub fn key_state(state: KeyState) -> &'static str {
 /// A key's public facts: never its material.
 pub fn key(record: &KeyRecord) -> pb::AdminKey {
     pb::AdminKey {
-        purpose: purpose(record.purpose),
+        purpose: purpose(record.purpose).to_owned(),
         term: record.term,
         key_id: record.key_id.clone(),
         algorithm: record.algorithm.clone(),
@@ -204,7 +210,15 @@ mod tests {
         .map(key_state)
         .collect();
         assert_eq!(names, ["pending", "active", "verify-only", "destroyed"]);
-        assert_eq!(purpose(KeyPurpose::SessionToken), "session-token");
+        let purposes: Vec<&str> = KeyPurpose::ALL.into_iter().map(purpose).collect();
+        assert_eq!(
+            purposes,
+            ["session-token", "jwt-signing", "jwt-signing-es384"]
+        );
+        for each in KeyPurpose::ALL {
+            assert_eq!(purpose_named(purpose(each)), Some(each));
+        }
+        assert_eq!(purpose_named("jwt"), None);
         assert_eq!(role(Role::Leader), "leader");
     }
 }

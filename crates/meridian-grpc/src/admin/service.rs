@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures::Stream;
 use meridian_core::access::caller::Caller;
 use meridian_core::access::keys::KeyMaterial;
-use meridian_core::config::cluster::{KeyRotationSettings, NodeInfo};
+use meridian_core::config::cluster::{KeyPurpose, KeyRotationSettings, NodeInfo};
 use meridian_core::config::command::{
     Command, ConfigRequest, PolicyHolder, RequestId, Response as CommandResponse,
 };
@@ -696,13 +696,26 @@ impl Admin for AdminService {
         request: Request<pb::AdminRotateKeysRequest>,
     ) -> Result<Response<pb::AdminRotateKeysResponse>, Status> {
         let call = self.begin(&request, "RotateKeys", cluster)?;
+        let name = request.into_inner().purpose;
+        let purpose = if name.is_empty() {
+            KeyPurpose::SessionToken
+        } else {
+            convert::purpose_named(&name).ok_or_else(|| {
+                invalid("purpose must be session-token, jwt-signing or jwt-signing-es384")
+            })?
+        };
         let (key, already_pending) =
             call.rotation
-                .rotate_now(call.now)
+                .rotate_now(purpose, call.now)
                 .await
                 .map_err(|error| match error {
                     RotationError::Write(error) => write_failed(&error),
                     RotationError::Refused(error) => crate::admin::error::refused(&error),
+                    error @ RotationError::NoKey(_) => admin_status(
+                        tonic::Code::FailedPrecondition,
+                        "PreconditionFailed",
+                        error.to_string(),
+                    ),
                     other => admin_status(
                         tonic::Code::Unavailable,
                         "ServiceUnavailable",

@@ -78,7 +78,7 @@ async fn a_backup_restores_into_a_new_cluster_with_the_same_kek() {
         client_a
             .rotate_keys(signed(
                 "RotateKeys",
-                pb::AdminRotateKeysRequest {},
+                pb::AdminRotateKeysRequest::default(),
                 &a.admin_credentials(),
                 "eu-west-1",
             ))

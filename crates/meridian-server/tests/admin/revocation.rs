@@ -23,7 +23,7 @@ use meridian_core::time::Timestamp;
 use meridian_edge::state::{Clock, SystemClock};
 use meridian_proto::pb;
 
-use crate::support::{Cluster, Keys, element, query, signed};
+use crate::support::{Cluster, Keys, admin_keys, element, query, signed};
 
 const REVOCATIONS: usize = 200;
 
@@ -61,11 +61,7 @@ async fn revocations_reach_every_node_soon_after_commit() {
             .unwrap_or_else(|e| panic!("create role: {e}"));
 
         tracing::info!("--- a session of the role, issued before any revocation");
-        let admin_keys = Keys {
-            access_key_id: cluster.admin.access_key_id.as_str().to_owned(),
-            secret_access_key: cluster.admin.secret_access_key.expose_secret().to_owned(),
-            session_token: None,
-        };
+        let admin_keys = admin_keys(&cluster);
         let body = format!(
             "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A{account}%3Arole%2Fworker&RoleSessionName=before"
         );

@@ -2,16 +2,19 @@
 //!
 //! The rotation schedule is shortened through the Admin API (a new key every
 //! 2 s, activation floor 300 ms, grace 5 s) while clients in every region
-//! mint session credentials (`GetSessionToken`, 900 s) at their own node and
-//! use them at once at the other two. Checked:
+//! mint session credentials (`GetSessionToken`, 900 s) and web-identity JWTs
+//! (`GetWebIdentityToken`, RS256 and ES384 in turn) at their own node and
+//! use them at once at the other two (the JWT checked against those nodes'
+//! JWKS). Every key purpose rotates on the same schedule. Checked:
 //!
 //! * zero "unknown key" rejections: every session verifies in every region
 //!   (`InvalidClientTokenId` never appears; a call shed with a retryable
-//!   `ServiceUnavailable` by a loaded node is counted, at most 5 %);
+//!   `ServiceUnavailable` by a loaded node is counted, at most 5 %), and
+//!   every JWT's `kid` is published by, and verifies with, every node;
 //! * two-phase activation: every node held each new key (pending) before
-//!   any node saw it active;
-//! * zero tokens signed with a pending key: every token's key was active,
-//!   by the replicated records, no later than the token's issue time;
+//!   any node saw it active, for every purpose;
+//! * zero tokens signed with a pending key: every token's and JWT's key was
+//!   active, by the replicated records, no later than its issue time;
 //! * the oldest token (sealed before the first rotation) still opens in
 //!   every region's ring once its key is verify-only, up to its expiry, and
 //!   is refused as expired after it (time injected: core takes it as an
@@ -28,7 +31,8 @@ use meridian_core::token::{self, TokenError};
 use meridian_edge::state::{Clock, SystemClock};
 use meridian_proto::pb;
 
-use crate::support::{Cluster, Keys, element, query, signed};
+use crate::jwt_rotation::{jwks, kid, verify, web_identity_token};
+use crate::support::{Cluster, Keys, admin_keys, element, query, signed};
 
 const LOAD: Duration = Duration::from_secs(10);
 
@@ -38,8 +42,16 @@ struct Minted {
     issued_at: Timestamp,
 }
 
-/// Per node, per term: when the node first saw the key, and first saw it active.
-type Sightings = Arc<Mutex<BTreeMap<(usize, u64), (Option<Instant>, Option<Instant>)>>>;
+/// Per node, purpose and term: when the node first saw the key, and first
+/// saw it active.
+type Sightings = Arc<Mutex<BTreeMap<(usize, KeyPurpose, u64), (Option<Instant>, Option<Instant>)>>>;
+
+/// A JWT minted during the load: where, under which `kid`, when.
+struct MintedJwt {
+    purpose: KeyPurpose,
+    term: u64,
+    issued_at: Timestamp,
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn continuous_rotation_under_load_across_three_regions() {
@@ -60,10 +72,7 @@ async fn continuous_rotation_under_load_across_three_regions() {
                         let now = Instant::now();
                         let mut seen = sightings.lock().unwrap_or_else(|e| e.into_inner());
                         for key in snapshot.key_ring().keys.values() {
-                            if key.purpose != KeyPurpose::SessionToken {
-                                continue;
-                            }
-                            let entry = seen.entry((index, key.term)).or_default();
+                            let entry = seen.entry((index, key.purpose, key.term)).or_default();
                             entry.0.get_or_insert(now);
                             if key.state != KeyState::Pending {
                                 entry.1.get_or_insert(now);
@@ -80,13 +89,39 @@ async fn continuous_rotation_under_load_across_three_regions() {
         tracing::info!("--- mint a first session before any rotation");
         let first = mint(&cluster, 0).await;
 
+        tracing::info!("--- enable outbound federation: the first JWT keys");
+        let (status, body) = query(
+            cluster.apps[0].http_addr(),
+            "us-east-1",
+            "iam",
+            "Action=EnableOutboundWebIdentityFederation&Version=2010-05-08",
+            &admin_keys(&cluster),
+            SystemClock.now(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let issuer = element(&body, "IssuerIdentifier")
+            .unwrap_or_else(|| panic!("no issuer in {body}"))
+            .to_owned();
+        let enabled = tokio::time::timeout(Duration::from_secs(30), async {
+            while !cluster.apps.iter().all(|app| {
+                let ring = app.node().snapshot().borrow().key_ring().clone();
+                ring.active(KeyPurpose::JwtSigning).is_some()
+                    && ring.active(KeyPurpose::JwtSigningEs384).is_some()
+            }) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(enabled.is_ok(), "JWT keys not active everywhere within 30 s");
+
         tracing::info!("--- shorten the schedule through the Admin API");
         let mut client = cluster.admin_client(0).await;
         let schedule = pb::AdminRotationSchedule {
             rotate_after_seconds: Some(2),
             min_propagation_millis: 300,
             propagation_grace_seconds: 5,
-            max_token_lifetime_seconds: 3_600,
+            max_token_lifetime_seconds: 36 * 3_600,
             leeway_seconds: 30,
             max_key_age_seconds: 3_600,
         };
@@ -97,6 +132,8 @@ async fn continuous_rotation_under_load_across_three_regions() {
 
         tracing::info!("--- load: mint in each region, use in the other two");
         let minted = Arc::new(Mutex::new(Vec::new()));
+        let jwts = Arc::new(Mutex::new(Vec::new()));
+        let issuer_url = Arc::new(issuer);
         let failures = Arc::new(Mutex::new(Vec::new()));
         let shed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let cluster = Arc::new(cluster);
@@ -105,11 +142,39 @@ async fn continuous_rotation_under_load_across_three_regions() {
         for issuer in 0..3 {
             let cluster = Arc::clone(&cluster);
             let minted = Arc::clone(&minted);
+            let jwts = Arc::clone(&jwts);
+            let issuer_url = Arc::clone(&issuer_url);
             let failures = Arc::clone(&failures);
             let shed = Arc::clone(&shed);
             workers.push(tokio::spawn(async move {
                 let mut calls = 0u64;
+                let mut round = 0usize;
                 while Instant::now() < deadline {
+                    round += 1;
+                    let (alg, purpose) = if round.is_multiple_of(2) {
+                        ("RS256", KeyPurpose::JwtSigning)
+                    } else {
+                        ("ES384", KeyPurpose::JwtSigningEs384)
+                    };
+                    let issued_at = SystemClock.now();
+                    let jwt = web_identity_token(&cluster, issuer, alg).await;
+                    let jwt_kid = kid(&jwt);
+                    for user in (0..3).filter(|user| *user != issuer) {
+                        // Published and verifying in the other regions (a
+                        // panic here is an unknown-kid rejection).
+                        verify(&jwks(&cluster, user).await, &jwt, &issuer_url);
+                    }
+                    let term = jwt_kid
+                        .rsplit_once('-')
+                        .and_then(|(_, term)| term.parse().ok())
+                        .unwrap_or_else(|| panic!("kid {jwt_kid}"));
+                    jwts.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(MintedJwt {
+                            purpose,
+                            term,
+                            issued_at,
+                        });
                     let session = mint(&cluster, issuer).await;
                     for user in (0..3).filter(|user| *user != issuer) {
                         let (status, body) = query(
@@ -164,7 +229,7 @@ async fn continuous_rotation_under_load_across_three_regions() {
         );
 
         tracing::info!(
-            "--- at least three rotations, each activated after every node held the key"
+            "--- at least three session-key and two JWT-key rotations, each activated after every node held the key"
         );
         let ring = cluster.apps[0]
             .node()
@@ -172,25 +237,55 @@ async fn continuous_rotation_under_load_across_three_regions() {
             .borrow()
             .key_ring()
             .clone();
-        let latest = ring.latest_term(KeyPurpose::SessionToken).unwrap_or(0);
-        assert!(latest >= 4, "only {latest} key terms after {LOAD:?}");
         let seen = sightings.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for term in 2..=latest {
-            let held: Vec<Instant> = (0..3)
-                .filter_map(|node| seen.get(&(node, term)).and_then(|s| s.0))
-                .collect();
-            let active: Vec<Instant> = (0..3)
-                .filter_map(|node| seen.get(&(node, term)).and_then(|s| s.1))
-                .collect();
-            if active.is_empty() {
-                continue; // still pending at the end
-            }
-            assert_eq!(held.len(), 3, "term {term} not held by every node");
-            let last_held = held.iter().max().copied();
-            let first_active = active.iter().min().copied();
+        for purpose in KeyPurpose::ALL {
+            // Session-token keys exist from the start (at least three
+            // rotations); the JWT keys from the enable just before the
+            // schedule was shortened (at least two).
+            let floor = if purpose == KeyPurpose::SessionToken { 4 } else { 3 };
+            let latest = ring.latest_term(purpose).unwrap_or(0);
             assert!(
-                last_held <= first_active,
-                "term {term} activated before every node held it"
+                latest >= floor,
+                "only {latest} {purpose:?} key terms after {LOAD:?}"
+            );
+            for term in 2..=latest {
+                let held: Vec<Instant> = (0..3)
+                    .filter_map(|node| seen.get(&(node, purpose, term)).and_then(|s| s.0))
+                    .collect();
+                let active: Vec<Instant> = (0..3)
+                    .filter_map(|node| seen.get(&(node, purpose, term)).and_then(|s| s.1))
+                    .collect();
+                if active.is_empty() {
+                    continue; // still pending at the end
+                }
+                assert_eq!(held.len(), 3, "{purpose:?} {term} not held by every node");
+                let last_held = held.iter().max().copied();
+                let first_active = active.iter().min().copied();
+                assert!(
+                    last_held <= first_active,
+                    "{purpose:?} {term} activated before every node held it"
+                );
+            }
+        }
+
+        tracing::info!("--- no JWT signed with a pending key");
+        let jwts = std::mem::take(&mut *jwts.lock().unwrap_or_else(|e| e.into_inner()));
+        assert!(jwts.len() >= 6, "only {} JWTs minted", jwts.len());
+        for jwt in &jwts {
+            let record = ring
+                .get(jwt.purpose, jwt.term)
+                .unwrap_or_else(|| panic!("JWT signed under unknown {:?} {}", jwt.purpose, jwt.term));
+            let activated = record.activated_at.unwrap_or_else(|| {
+                panic!("JWT signed under never-activated key {}", record.key_id)
+            });
+            // The JWT was requested after `issued_at`; its key was active
+            // when it was signed, so no later than the answer. Allow the
+            // request's own duration by comparing with whole seconds.
+            assert!(
+                activated.unix_millis() / 1_000 <= jwt.issued_at.unix_millis() / 1_000 + 1,
+                "JWT requested at {} signed under {} activated at {activated}",
+                jwt.issued_at,
+                record.key_id
             );
         }
 
@@ -286,11 +381,7 @@ async fn continuous_rotation_under_load_across_three_regions() {
 }
 
 async fn mint(cluster: &Cluster, issuer: usize) -> Minted {
-    let admin = Keys {
-        access_key_id: cluster.admin.access_key_id.as_str().to_owned(),
-        secret_access_key: cluster.admin.secret_access_key.expose_secret().to_owned(),
-        session_token: None,
-    };
+    let admin = admin_keys(cluster);
     // Issuance may shed load (ServiceUnavailable, retryable) on a busy
     // 2-core machine; that is not what this test is about, so it retries.
     let mut attempts = 0;

@@ -244,6 +244,15 @@ pub(crate) struct Keys {
     pub(crate) session_token: Option<String>,
 }
 
+/// The administrator's long-term keys, for signing HTTP calls.
+pub(crate) fn admin_keys(cluster: &Cluster) -> Keys {
+    Keys {
+        access_key_id: cluster.admin.access_key_id.as_str().to_owned(),
+        secret_access_key: cluster.admin.secret_access_key.expose_secret().to_owned(),
+        session_token: None,
+    }
+}
+
 /// One signed query-protocol POST; returns status and body.
 pub(crate) async fn query(
     addr: SocketAddr,
@@ -290,6 +299,17 @@ pub(crate) async fn query(
     }
     text.push_str("\r\n");
     text.push_str(body);
+    exchange(addr, &text).await
+}
+
+/// One unsigned GET; returns status and body.
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let text = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    exchange(addr, &text).await
+}
+
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer.
+async fn exchange(addr: SocketAddr, text: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));

@@ -489,6 +489,12 @@ mod tests {
         let mut bad = KeyRotationSettings::RECOMMENDED;
         bad.rotate_after_ms = Some(10);
         assert!(bad.check().is_err());
+        let mut bad = KeyRotationSettings::RECOMMENDED;
+        bad.max_token_lifetime_ms = super::super::LONGEST_TOKEN_MS - 1_000;
+        assert!(
+            bad.check().is_err(),
+            "a retired key would be destroyed before a 36 h token expires"
+        );
         let mut off = KeyRotationSettings::RECOMMENDED;
         off.rotate_after_ms = None;
         assert_eq!(off.check(), Ok(()));
