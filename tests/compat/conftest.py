@@ -1,7 +1,8 @@
 """Fixtures of the compatibility suite: the running `meridian dev` cluster
 (from the cluster.json that MERIDIAN_CLUSTER names), its administrator's
 credentials, boto3 clients per region, the aws CLI with env.sh's
-environment, and a raw HTTP helper for requests no SDK would send.
+environment, `meridian admin` with the administrator's credentials, and a
+raw HTTP helper for requests no SDK would send.
 
 Every client is isolated from the machine's own AWS configuration: no
 shared config or credentials file, no instance metadata, no retries (a
@@ -155,6 +156,37 @@ def clean_environment() -> dict:
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     env["AWS_MAX_ATTEMPTS"] = "1"
     return env
+
+
+def _meridian_bin() -> str:
+    path = os.environ.get("MERIDIAN_BIN")
+    if not path:
+        pytest.exit("MERIDIAN_BIN is not set: run the suite with tests/compat/run.sh", 2)
+    return path
+
+
+@pytest.fixture(scope="session")
+def meridian_admin():
+    """meridian_admin(*args, credentials=None) → CompletedProcess of
+    `meridian admin --cluster … ARGS` (the dev administrator's credentials
+    from cluster.json unless a credentials dict is given)."""
+    cluster_file = os.environ["MERIDIAN_CLUSTER"]
+
+    def run(*args, credentials=None):
+        env = clean_environment()
+        if credentials:
+            env["AWS_ACCESS_KEY_ID"] = credentials["access_key_id"]
+            env["AWS_SECRET_ACCESS_KEY"] = credentials["secret_access_key"]
+        return subprocess.run(
+            [_meridian_bin(), "admin", "--cluster", cluster_file, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -9,55 +9,21 @@
   account only: the cluster's Admin API refuses it (AccessDenied), as it
   refuses a wrong secret (SignatureDoesNotMatch).
 
-Fixtures for other tests: `second_account` (session-scoped) is a second
-account created this way — the cross-account tests build on it — and
-`meridian_admin` runs the CLI with the dev administrator's credentials.
+Fixture for other tests: `second_account` (session-scoped) is a second
+account created this way. `meridian_admin` (conftest.py) runs the CLI with
+the dev administrator's credentials.
 """
 
 import json
-import os
-import subprocess
 import time
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import clean_environment
 
 #: How long a new account may take to reach the other regions (replication).
 REPLICATION_WAIT = 10
-
-
-def _meridian_bin() -> str:
-    path = os.environ.get("MERIDIAN_BIN")
-    if not path:
-        pytest.exit("MERIDIAN_BIN is not set: run the suite with tests/compat/run.sh", 2)
-    return path
-
-
-@pytest.fixture(scope="session")
-def meridian_admin():
-    """meridian_admin(*args, credentials=None) → CompletedProcess of
-    `meridian admin --cluster … ARGS` (the dev administrator's credentials
-    from cluster.json unless a credentials dict is given)."""
-    cluster_file = os.environ["MERIDIAN_CLUSTER"]
-
-    def run(*args, credentials=None):
-        env = clean_environment()
-        if credentials:
-            env["AWS_ACCESS_KEY_ID"] = credentials["access_key_id"]
-            env["AWS_SECRET_ACCESS_KEY"] = credentials["secret_access_key"]
-        return subprocess.run(
-            [_meridian_bin(), "admin", "--cluster", cluster_file, *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    return run
 
 
 @pytest.fixture(scope="session")

@@ -297,11 +297,14 @@ def test_main_negatives(issuer, stranger, iam_client, sts_client, nodes):
 
 
 def test_get_web_identity_token_verifies_with_the_published_jwks(
-    iam_client, sts_client, nodes, admin
+    iam_client, sts_client, nodes, admin, meridian_admin
 ):
     """Meridian as an issuer: enable outbound federation, get RS256 and
     ES384 tokens in every region, and verify them with PyJWT against the
-    JWKS that the account's discovery document points to."""
+    JWKS that the account's discovery document points to. Then rotate the
+    RS256 key with `meridian admin keys rotate --purpose jwt-signing`: every
+    node publishes the new key, tokens from every region carry it once it
+    is active, and a token signed before the rotation still verifies."""
     import urllib.request
 
     iam = iam_client(nodes[0])
@@ -345,6 +348,43 @@ def test_get_web_identity_token_verifies_with_the_published_jwks(
         # Another node serves the same keys.
         with urllib.request.urlopen(f"{nodes[-1]['http']}/.well-known/jwks.json", timeout=10) as r:
             assert {k["kid"] for k in json.load(r)["keys"]} >= {"rs256-1", "es384-1"}
+
+        before = sts_client(nodes[0]).get_web_identity_token(
+            Audience=["https://api.example.com"], SigningAlgorithm="RS256", DurationSeconds=900
+        )["WebIdentityToken"]
+        rotated = meridian_admin("keys", "rotate", "--purpose", "jwt-signing", "--output", "json")
+        assert rotated.returncode == 0, rotated.stderr
+        staged = json.loads(rotated.stdout)["staged"]
+        assert (staged["purpose"], staged["algorithm"]) == ("jwt-signing", "RS256"), staged
+        new_kid = staged["key_id"]
+        assert new_kid != jwt.get_unverified_header(before)["kid"]
+
+        def new_kid_signs(node):
+            token = sts_client(node).get_web_identity_token(
+                Audience=["https://api.example.com"], SigningAlgorithm="RS256"
+            )["WebIdentityToken"]
+            assert jwt.get_unverified_header(token)["kid"] == new_kid
+            return token
+
+        for node in nodes:
+            token = eventually(lambda: new_kid_signs(node))
+            with urllib.request.urlopen(f"{node['http']}/.well-known/jwks.json", timeout=10) as r:
+                published = {k["kid"] for k in json.load(r)["keys"]}
+            assert published >= {new_kid, jwt.get_unverified_header(before)["kid"]}, published
+            fresh = jwt.PyJWKClient(discovery["jwks_uri"], cache_jwk_set=False)
+            for signed in (token, before):
+                jwt.decode(
+                    signed,
+                    fresh.get_signing_key_from_jwt(signed).key,
+                    algorithms=["RS256"],
+                    audience="https://api.example.com",
+                    issuer=issuer,
+                )
+        listed = meridian_admin("keys", "list", "--output", "json")
+        assert listed.returncode == 0, listed.stderr
+        states = {k["key_id"]: k["state"] for k in json.loads(listed.stdout)["keys"]}
+        assert states[new_kid] == "active" and states["es384-1"] == "active", states
+        assert states[jwt.get_unverified_header(before)["kid"]] == "verify-only", states
     finally:
         iam.disable_outbound_web_identity_federation()
     status, code, _ = error(
