@@ -91,6 +91,36 @@ pub struct Arn {
     resource: String,
 }
 
+/// `arn:{partition}:{service}:{region}:{account}:{resource…}` as text, in
+/// one allocation: what `Arn::new(…).to_string()` gives for the resource
+/// `resource.concat()`, without building the parts (principal ARNs are
+/// printed on every authenticated request).
+pub fn arn_text(
+    partition: &Partition,
+    service: &str,
+    region: &str,
+    account: &str,
+    resource: &[&str],
+) -> String {
+    let head = [
+        "arn:",
+        partition.as_str(),
+        ":",
+        service,
+        ":",
+        region,
+        ":",
+        account,
+        ":",
+    ];
+    let length = head.iter().chain(resource).map(|part| part.len()).sum();
+    let mut text = String::with_capacity(length);
+    for part in head.iter().chain(resource) {
+        text.push_str(part);
+    }
+    text
+}
+
 /// The longest ARN AWS accepts in any API parameter.
 pub const MAX_ARN_LENGTH: usize = 2048;
 

@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use crate::arn::{Arn, Partition};
+use crate::arn::{Arn, Partition, arn_text};
 use crate::ids::{AccountId, UniqueId, UniqueIdKind};
 
 /// Why principal parts are invalid.
@@ -170,6 +170,17 @@ impl UserPrincipal {
         let resource = format!("user{}{}", self.path, self.name);
         Arn::new(partition, "iam", "", self.account.as_str(), &resource)
     }
+
+    /// [`UserPrincipal::arn`] as text.
+    pub fn arn_text(&self, partition: &Partition) -> String {
+        arn_text(
+            partition,
+            "iam",
+            "",
+            self.account.as_str(),
+            &["user", &self.path, &self.name],
+        )
+    }
 }
 
 /// How a role session was obtained.
@@ -315,6 +326,17 @@ impl AssumedRolePrincipal {
         Arn::new(partition, "sts", "", self.account.as_str(), &resource)
     }
 
+    /// [`AssumedRolePrincipal::arn`] as text.
+    pub fn arn_text(&self, partition: &Partition) -> String {
+        arn_text(
+            partition,
+            "sts",
+            "",
+            self.account.as_str(),
+            &["assumed-role/", &self.role_name, "/", &self.session_name],
+        )
+    }
+
     /// The role's own ARN, `arn:{p}:iam::{account}:role{path}{name}` (what
     /// `aws:PrincipalArn` holds for a role session).
     pub fn role_arn(&self, partition: &Partition) -> Arn {
@@ -322,9 +344,20 @@ impl AssumedRolePrincipal {
         Arn::new(partition, "iam", "", self.account.as_str(), &resource)
     }
 
+    /// [`AssumedRolePrincipal::role_arn`] as text.
+    pub fn role_arn_text(&self, partition: &Partition) -> String {
+        arn_text(
+            partition,
+            "iam",
+            "",
+            self.account.as_str(),
+            &["role", &self.role_path, &self.role_name],
+        )
+    }
+
     /// `AssumedRoleId`: `{RoleId}:{RoleSessionName}`.
     pub fn assumed_role_id(&self) -> String {
-        format!("{}:{}", self.role_id, self.session_name)
+        [self.role_id.as_str(), ":", &self.session_name].concat()
     }
 }
 
@@ -380,9 +413,20 @@ impl FederatedUserPrincipal {
         Arn::new(partition, "sts", "", self.account.as_str(), &resource)
     }
 
+    /// [`FederatedUserPrincipal::arn`] as text.
+    pub fn arn_text(&self, partition: &Partition) -> String {
+        arn_text(
+            partition,
+            "sts",
+            "",
+            self.account.as_str(),
+            &["federated-user/", &self.name],
+        )
+    }
+
     /// `FederatedUserId`: `{account}:{name}`.
     pub fn federated_user_id(&self) -> String {
-        format!("{}:{}", self.account, self.name)
+        [self.account.as_str(), ":", &self.name].concat()
     }
 }
 
@@ -439,6 +483,16 @@ impl Principal {
             Principal::User(user) => user.arn(partition),
             Principal::AssumedRole(role) => role.arn(partition),
             Principal::FederatedUser(federated) => federated.arn(partition),
+        }
+    }
+
+    /// [`Principal::arn`] as text, in one allocation.
+    pub fn arn_text(&self, partition: &Partition) -> String {
+        match self {
+            Principal::Root(account) => arn_text(partition, "iam", "", account.as_str(), &["root"]),
+            Principal::User(user) => user.arn_text(partition),
+            Principal::AssumedRole(role) => role.arn_text(partition),
+            Principal::FederatedUser(federated) => federated.arn_text(partition),
         }
     }
 

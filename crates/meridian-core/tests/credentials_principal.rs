@@ -96,6 +96,7 @@ fn caller_identity_for_every_kind() {
         let identity = principal.caller_identity(partition);
         assert_eq!(identity.user_id, user_id);
         assert_eq!(identity.arn.to_string(), arn);
+        assert_eq!(principal.arn_text(partition), arn);
         assert_eq!(identity.account, account());
         assert_eq!(principal.kind(), kind);
         // Every rendered ARN parses back to itself.
@@ -112,6 +113,15 @@ fn role_arn_keeps_the_path_that_the_session_arn_drops() {
         "arn:aws:iam::123456789012:role/team/demo"
     );
     assert!(!session.arn(&aws).to_string().contains("team"));
+    let china = Partition::new("aws-cn").unwrap();
+    assert_eq!(
+        session.role_arn_text(&china),
+        "arn:aws-cn:iam::123456789012:role/team/demo"
+    );
+    assert_eq!(
+        session.role_arn_text(&aws),
+        session.role_arn(&aws).to_string()
+    );
 }
 
 #[test]

@@ -227,7 +227,7 @@ pub fn actor(caller: Option<&Caller>, snapshot: &ConfigSnapshot) -> Actor {
     match caller {
         None => Actor::default(),
         Some(caller) => Actor {
-            arn: Some(caller.principal.arn(snapshot.partition()).to_string()),
+            arn: Some(caller.principal.arn_text(snapshot.partition())),
             access_key_id: Some(caller.access_key_id.clone()),
             account: Some(caller.principal.account().as_str().to_owned()),
             source_ip: caller.source_ip.map(|ip| ip.to_string()),
@@ -245,7 +245,7 @@ pub fn issued(
     let input = request.input.as_ref();
     let (role_arn, session_name, provider_arn) = match &spec.principal {
         Principal::AssumedRole(role) => (
-            Some(role.role_arn(partition).to_string()),
+            Some(role.role_arn_text(partition)),
             Some(role.session_name().to_owned()),
             role.origin().provider().map(ToString::to_string),
         ),
@@ -261,7 +261,7 @@ pub fn issued(
             role_arn: role_arn
                 .or_else(|| input.and_then(|i| i.any_str("RoleArn")).map(str::to_owned)),
             session_name,
-            principal_arn: Some(spec.principal.arn(partition).to_string()),
+            principal_arn: Some(spec.principal.arn_text(partition)),
             provider_arn,
             source_identity: spec.source_identity.clone(),
             tags: spec

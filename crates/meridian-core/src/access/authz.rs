@@ -502,7 +502,7 @@ impl<'s> Subject<'s> {
         let partition = snapshot.partition();
         let session = caller.session.as_deref();
         let account = caller.principal.account().as_str().to_owned();
-        let arn = caller.principal.arn(partition).to_string();
+        let arn = caller.principal.arn_text(partition);
         let user_id = caller.principal.user_id();
         let mut facts = Facts {
             account,
@@ -542,7 +542,7 @@ impl<'s> Subject<'s> {
                 (kind, permissions)
             }
             Principal::AssumedRole(role) => {
-                facts.role_arn = Some(role.role_arn(partition).to_string());
+                facts.role_arn = Some(role.role_arn_text(partition));
                 facts.principal_id = Some(role.role_id().as_str().to_owned());
                 facts.provider = role.origin().provider().map(|p| match role.origin() {
                     SessionOrigin::WebIdentity { .. } => {
@@ -580,7 +580,7 @@ impl<'s> Subject<'s> {
                 let mut permissions = match federated.parent() {
                     None => Permissions::root(),
                     Some(parent) => {
-                        facts.issuer_arn = Some(parent.arn(partition).to_string());
+                        facts.issuer_arn = Some(parent.arn_text(partition));
                         facts.issuer_id = Some(parent.user_id().as_str().to_owned());
                         match snapshot.user(parent.account(), parent.name()) {
                             Some(entity) if entity.user_id == parent.user_id().as_str() => {
@@ -1004,7 +1004,9 @@ impl Denial {
 
     /// The decision details as the JSON `DecodeAuthorizationMessage` returns.
     pub fn details_json(&self) -> String {
-        let mut out = String::with_capacity(256);
+        let mut out = String::with_capacity(
+            384 + self.principal_arn.len() + self.action.len() + self.resource.len(),
+        );
         out.push_str("{\"allowed\":false,\"explicitDeny\":");
         out.push_str(if self.kind.is_explicit() {
             "true"
@@ -1060,22 +1062,30 @@ impl Denial {
     }
 }
 
-/// Appends `text` as a JSON string literal.
+/// Appends `text` as a JSON string literal (runs of characters that need
+/// no escape are copied whole).
 fn json_string(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let mut run = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        if byte >= 0x20 && byte != b'"' && byte != b'\\' {
+            continue;
         }
+        // Every escaped byte is ASCII, so `index` is a character boundary.
+        out.push_str(&text[run..index]);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            control => {
+                let _ = write!(out, "\\u{control:04x}");
+            }
+        }
+        run = index + 1;
     }
+    out.push_str(&text[run..]);
     out.push('"');
 }
 
@@ -1197,5 +1207,25 @@ mod tests {
         assert_eq!(account, "123456789012");
         assert_eq!(decode_message(&kek(4), &encoded), None);
         assert_eq!(decode_message(&keys, "not base64!"), None);
+    }
+
+    #[test]
+    fn json_strings_are_escaped_as_json_parsers_expect() {
+        for text in [
+            "",
+            "plain arn:aws:iam::123456789012:role/x",
+            "quote \" backslash \\ end",
+            "\"leading and trailing\\",
+            "lines\nand\r\ttabs",
+            "controls \u{0} \u{1f} \u{7f}",
+            "unicode é ✓ 🦀 \"mixed\"",
+        ] {
+            let mut out = String::new();
+            json_string(&mut out, text);
+            let parsed: String = serde_json::from_str(&out)
+                .unwrap_or_else(|e| panic!("{out:?} is not a JSON string: {e}"));
+            assert_eq!(parsed, text);
+            assert!(!out[1..out.len() - 1].bytes().any(|b| b < 0x20));
+        }
     }
 }

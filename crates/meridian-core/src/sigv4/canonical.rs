@@ -239,7 +239,18 @@ pub fn canonical_query(query: &str, exclusions: QueryExclusions) -> Result<Strin
 
 /// Lower-case hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, data))
+    lower_hex(digest::digest(&digest::SHA256, data).as_ref())
+}
+
+/// Lower-case hex of `bytes`, written in place (`hex::encode` builds its
+/// string a character at a time; this runs on every signature check).
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    let mut text = vec![0; bytes.len() * 2];
+    match hex::encode_to_slice(bytes, &mut text) {
+        Ok(()) => String::from_utf8(text).unwrap_or_default(),
+        // The buffer is exactly twice the input's length.
+        Err(_) => hex::encode(bytes),
+    }
 }
 
 /// The string to sign:

@@ -77,7 +77,7 @@ impl SigningKey {
 
     /// The lower-case hex signature of `string_to_sign`.
     pub fn signature_hex(&self, string_to_sign: &[u8]) -> String {
-        hex::encode(hmac::sign(&self.0, string_to_sign))
+        super::canonical::lower_hex(hmac::sign(&self.0, string_to_sign).as_ref())
     }
 }
 

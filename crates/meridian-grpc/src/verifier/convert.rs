@@ -103,7 +103,7 @@ pub fn session_context(caller: &Caller, partition: &Partition) -> pb::SessionCon
     let principal = &caller.principal;
     let mut context = pb::SessionContext {
         account_id: principal.account().as_str().to_owned(),
-        arn: principal.arn(partition).to_string(),
+        arn: principal.arn_text(partition),
         principal_type: principal_type(principal) as i32,
         user_id: principal.user_id(),
         access_key_id: caller.access_key_id.clone(),
@@ -112,13 +112,13 @@ pub fn session_context(caller: &Caller, partition: &Partition) -> pb::SessionCon
     };
     match principal {
         Principal::AssumedRole(role) => {
-            context.role_arn = role.role_arn(partition).to_string();
+            context.role_arn = role.role_arn_text(partition);
             context.session_name = role.session_name().to_owned();
         }
         Principal::FederatedUser(federated) => {
             context.session_name = federated.name().to_owned();
             context.federated_parent_arn = match federated.parent() {
-                Some(parent) => parent.arn(partition).to_string(),
+                Some(parent) => parent.arn_text(partition),
                 None => Arn::account_root(partition, federated.account()).to_string(),
             };
         }
