@@ -111,7 +111,12 @@ pub async fn rotation_loop(
         }
         let outcomes = match driver.tick(clock.now()).await {
             Ok(outcomes) => outcomes,
-            Err(_) => continue, // not the leader: its task rotates
+            // Not the leader: the leader's own task rotates.
+            Err(RotationError::NotLeader) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "key rotation tick failed");
+                continue;
+            }
         };
         for outcome in outcomes {
             match outcome {
