@@ -21,8 +21,11 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use meridian_core::config::cluster::{KeyPurpose, KeyState};
 use meridian_edge::state::{Clock, SystemClock};
+use meridian_grpc::admin::signing::AdminCredentials;
 use meridian_proto::pb;
+use meridian_proto::pb::admin_client::AdminClient;
 use serde_json::Value;
+use tonic::transport::Channel;
 
 use crate::support::{Cluster, admin_keys, element, get, query, signed};
 
@@ -36,48 +39,19 @@ async fn jwt_signing_keys_rotate_retire_and_are_destroyed() {
         let mut client = cluster.admin_client(2).await;
 
         tracing::info!("--- no JWT key yet: rotation refused; unknown purpose invalid");
-        let refused = client
-            .rotate_keys(signed(
-                "RotateKeys",
-                pb::AdminRotateKeysRequest {
-                    purpose: String::from("jwt-signing"),
-                },
-                &admin,
-                "ap-southeast-2",
-            ))
+        let refused = rotate(&mut client, &admin, "jwt-signing")
             .await
             .err()
             .unwrap_or_else(|| panic!("rotating a purpose without keys succeeded"));
         assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused}");
-        let invalid = client
-            .rotate_keys(signed(
-                "RotateKeys",
-                pb::AdminRotateKeysRequest {
-                    purpose: String::from("jwt"),
-                },
-                &admin,
-                "ap-southeast-2",
-            ))
+        let invalid = rotate(&mut client, &admin, "jwt")
             .await
             .err()
             .unwrap_or_else(|| panic!("an unknown purpose was accepted"));
         assert_eq!(invalid.code(), tonic::Code::InvalidArgument, "{invalid}");
 
         tracing::info!("--- enable outbound federation: rs256-1 and es384-1 active");
-        let keys = admin_keys(&cluster);
-        let (status, body) = query(
-            cluster.apps[0].http_addr(),
-            "us-east-1",
-            "iam",
-            "Action=EnableOutboundWebIdentityFederation&Version=2010-05-08",
-            &keys,
-            SystemClock.now(),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        let issuer = element(&body, "IssuerIdentifier")
-            .unwrap_or_else(|| panic!("no issuer in {body}"))
-            .to_owned();
+        let issuer = enable_outbound_federation(&cluster).await;
         wait_for(&cluster, "rs256-1 active everywhere", |ring| {
             active_kid(ring, KeyPurpose::JwtSigning).as_deref() == Some("rs256-1")
         })
@@ -111,15 +85,7 @@ async fn jwt_signing_keys_rotate_retire_and_are_destroyed() {
         tracing::info!("--- a token under rs256-1, then rotate the RS256 keys");
         let old = web_identity_token(&cluster, 1, "RS256").await;
         assert_eq!(kid(&old), "rs256-1");
-        let rotated = client
-            .rotate_keys(signed(
-                "RotateKeys",
-                pb::AdminRotateKeysRequest {
-                    purpose: String::from("jwt-signing"),
-                },
-                &admin,
-                "ap-southeast-2",
-            ))
+        let rotated = rotate(&mut client, &admin, "jwt-signing")
             .await
             .unwrap_or_else(|e| panic!("rotate: {e}"))
             .into_inner();
@@ -148,15 +114,7 @@ async fn jwt_signing_keys_rotate_retire_and_are_destroyed() {
             .is_some_and(|key| key.state == KeyState::Pending)
         {
             assert_eq!(kid(&meanwhile), "rs256-1", "signed with a pending key");
-            let again = client
-                .rotate_keys(signed(
-                    "RotateKeys",
-                    pb::AdminRotateKeysRequest {
-                        purpose: String::from("jwt-signing"),
-                    },
-                    &admin,
-                    "ap-southeast-2",
-                ))
+            let again = rotate(&mut client, &admin, "jwt-signing")
                 .await
                 .unwrap_or_else(|e| panic!("rotate again: {e}"))
                 .into_inner();
@@ -287,6 +245,38 @@ fn leader_index(cluster: &Cluster) -> usize {
         .iter()
         .position(|app| Some(app.node().id()) == leader)
         .unwrap_or_else(|| panic!("no leader"))
+}
+
+/// `RotateKeys` for `purpose`, signed by the administrator.
+async fn rotate(
+    client: &mut AdminClient<Channel>,
+    admin: &AdminCredentials,
+    purpose: &str,
+) -> Result<tonic::Response<pb::AdminRotateKeysResponse>, tonic::Status> {
+    let request = pb::AdminRotateKeysRequest {
+        purpose: purpose.to_owned(),
+    };
+    client
+        .rotate_keys(signed("RotateKeys", request, admin, "ap-southeast-2"))
+        .await
+}
+
+/// Enables outbound web-identity federation for the administrator's
+/// account at node 0; returns the issuer URL.
+pub(crate) async fn enable_outbound_federation(cluster: &Cluster) -> String {
+    let (status, body) = query(
+        cluster.apps[0].http_addr(),
+        "us-east-1",
+        "iam",
+        "Action=EnableOutboundWebIdentityFederation&Version=2010-05-08",
+        &admin_keys(cluster),
+        SystemClock.now(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    element(&body, "IssuerIdentifier")
+        .unwrap_or_else(|| panic!("no issuer in {body}"))
+        .to_owned()
 }
 
 /// A `GetWebIdentityToken` JWT from node `index` (retried while shed).

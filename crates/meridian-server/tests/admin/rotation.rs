@@ -31,7 +31,7 @@ use meridian_core::token::{self, TokenError};
 use meridian_edge::state::{Clock, SystemClock};
 use meridian_proto::pb;
 
-use crate::jwt_rotation::{jwks, kid, verify, web_identity_token};
+use crate::jwt_rotation::{enable_outbound_federation, jwks, kid, verify, web_identity_token};
 use crate::support::{Cluster, Keys, admin_keys, element, query, signed};
 
 const LOAD: Duration = Duration::from_secs(10);
@@ -90,19 +90,7 @@ async fn continuous_rotation_under_load_across_three_regions() {
         let first = mint(&cluster, 0).await;
 
         tracing::info!("--- enable outbound federation: the first JWT keys");
-        let (status, body) = query(
-            cluster.apps[0].http_addr(),
-            "us-east-1",
-            "iam",
-            "Action=EnableOutboundWebIdentityFederation&Version=2010-05-08",
-            &admin_keys(&cluster),
-            SystemClock.now(),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        let issuer = element(&body, "IssuerIdentifier")
-            .unwrap_or_else(|| panic!("no issuer in {body}"))
-            .to_owned();
+        let issuer = enable_outbound_federation(&cluster).await;
         let enabled = tokio::time::timeout(Duration::from_secs(30), async {
             while !cluster.apps.iter().all(|app| {
                 let ring = app.node().snapshot().borrow().key_ring().clone();
