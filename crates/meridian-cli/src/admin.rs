@@ -664,9 +664,18 @@ async fn keys(session: &Session, command: KeysCommand) -> anyhow::Result<Rendere
                 session,
                 "RotateKeys",
                 rotate_keys,
-                pb::AdminRotateKeysRequest { purpose }
+                pb::AdminRotateKeysRequest {
+                    purpose: purpose.clone()
+                }
             )?;
             let staged = rotated.staged.unwrap_or_default();
+            if staged.purpose != purpose {
+                // A server that predates purposes rotates session-token keys.
+                bail!(
+                    "the server staged a {} key, not {purpose}: it does not support --purpose",
+                    staged.purpose
+                );
+            }
             let mut rendered = render_keys(std::slice::from_ref(&staged));
             rendered.json =
                 json!({"staged": rendered.json[0], "already_pending": rotated.already_pending});

@@ -17,7 +17,9 @@
 //!   from the same replicated state: `GET /.well-known/jwks.json` (all
 //!   pending, active and verify-only JWT keys, so a verifier sees a key
 //!   before anything is signed with it and old tokens verify until they
-//!   expire), and for each account's issuer `{base}/oidc/{id}`,
+//!   expire; cacheable for at most the schedule's `min_propagation`, the
+//!   least time a staged key waits before it signs — see
+//!   [`jwks_max_age_seconds`]), and for each account's issuer `{base}/oidc/{id}`,
 //!   `GET /oidc/{id}/.well-known/openid-configuration` and
 //!   `GET /oidc/{id}/.well-known/jwks.json`.
 
@@ -37,6 +39,7 @@ use meridian_core::config::snapshot::ConfigSnapshot;
 use meridian_core::keyring::{Kek, KeyError, SealedSecret, SecretPurpose};
 use meridian_core::oidc::jwk::Algorithm;
 use meridian_core::oidc::outbound::{self, PublishedKey};
+use meridian_core::time::Timestamp;
 
 use crate::auth::keys::EdgeRandom;
 use crate::state::{EdgeState, RandomSource};
@@ -133,6 +136,8 @@ pub struct Signer {
     kid: String,
     alg: Algorithm,
     key: SigningKey,
+    /// When its key became active: it stops signing `max_key_age` later.
+    active_since: Timestamp,
 }
 
 impl fmt::Debug for Signer {
@@ -148,6 +153,17 @@ impl Signer {
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// Whether the key may still sign at `now`: not once `max_key_age` has
+    /// passed since its activation (RELIABILITY.md "Decisions": a region
+    /// cut off from the quorum signs with its active key up to
+    /// `max_key_age`, then fails closed, as for session tokens; a connected
+    /// cluster rotates long before, and the rest of the cluster may already
+    /// have destroyed the key).
+    pub fn may_sign(&self, now: Timestamp, max_key_age_ms: u64) -> bool {
+        let age = i64::try_from(max_key_age_ms).unwrap_or(i64::MAX);
+        now < self.active_since.plus_millis(age)
     }
 
     /// Signs `message` (RS256: PKCS#1 v1.5 SHA-256; ES384: fixed-length r||s).
@@ -256,6 +272,7 @@ fn open_signer(kek: &Kek, record: &KeyRecord, alg: Algorithm) -> Result<Signer, 
         kid: record.key_id.clone(),
         alg,
         key,
+        active_since: record.activated_at.unwrap_or(record.created_at),
     })
 }
 
@@ -330,7 +347,11 @@ fn issuer_for(snapshot: &ConfigSnapshot, id: &str) -> Option<String> {
     })
 }
 
-fn json(body: String) -> Response {
+/// The longest a published document may be cached, in seconds.
+const MAX_CACHE_SECONDS: u64 = 300;
+
+fn json(body: String, max_age_seconds: u64) -> Response {
+    let cache = format!("public, max-age={}", max_age_seconds.min(MAX_CACHE_SECONDS));
     (
         StatusCode::OK,
         [
@@ -340,12 +361,21 @@ fn json(body: String) -> Response {
             ),
             (
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
+                HeaderValue::from_str(&cache)
+                    .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
             ),
         ],
         body,
     )
         .into_response()
+}
+
+/// How long a JWKS may be cached: no longer than a staged key waits before
+/// it may sign (the schedule's `min_propagation`), so a relying party that
+/// honours `Cache-Control` has refetched, and holds the new key, before the
+/// first token signed with it exists.
+pub fn jwks_max_age_seconds(snapshot: &ConfigSnapshot) -> u64 {
+    (snapshot.key_ring().rotation.min_propagation_ms / 1_000).min(MAX_CACHE_SECONDS)
 }
 
 /// `GET /.well-known/jwks.json` and `GET /oidc/{id}/.well-known/jwks.json`.
@@ -355,7 +385,7 @@ pub async fn jwks_route(State(state): State<EdgeState>) -> Response {
         .federation()
         .signers
         .for_snapshot(state.keys().kek(), &snapshot);
-    json(set.jwks().to_owned())
+    json(set.jwks().to_owned(), jwks_max_age_seconds(&snapshot))
 }
 
 /// `GET /oidc/{id}/.well-known/jwks.json`.
@@ -371,7 +401,10 @@ pub async fn discovery_route(State(state): State<EdgeState>, Path(id): Path<Stri
     match issuer_for(&state.snapshot(), &id) {
         Some(issuer) => {
             let jwks_uri = format!("{issuer}/.well-known/jwks.json");
-            json(outbound::discovery_document(&issuer, &jwks_uri))
+            json(
+                outbound::discovery_document(&issuer, &jwks_uri),
+                MAX_CACHE_SECONDS,
+            )
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }

@@ -285,3 +285,32 @@ async fn role_sessions_are_their_role_and_cannot_outlive_the_session() {
     .await
     .assert_error(403, "AccessDenied", "");
 }
+
+#[tokio::test]
+async fn a_jwt_key_older_than_max_key_age_stops_signing() {
+    let mut world = World::new();
+    enable(&mut world);
+    let snapshots = Snapshots::new(&world);
+    let edge = edge(&world, &snapshots);
+    let alice = world.creds(ACCOUNT_A, "alice");
+    let params = [
+        ("Action", "GetWebIdentityToken"),
+        ("Audience.member.1", "https://api.example.com"),
+        ("SigningAlgorithm", "RS256"),
+    ];
+    let fresh = edge.sts(&alice, &params).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    // No rotation reached this node for max_key_age (7 days by default):
+    // the key it holds may have been destroyed elsewhere; fail closed.
+    let max_key_age = world.snapshot().key_ring().rotation.max_key_age_ms;
+    let seconds = i64::try_from(max_key_age / 1_000).unwrap_or(i64::MAX);
+    edge.advance(seconds);
+    edge.state.freshness().confirm(edge.now());
+    let aged = edge.sts(&alice, &params).await;
+    assert_eq!(
+        (aged.status.as_u16(), aged.field("Error/Code").as_deref()),
+        (503, Some("ServiceUnavailable")),
+        "{}",
+        aged.body
+    );
+}

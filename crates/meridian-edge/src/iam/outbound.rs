@@ -79,13 +79,22 @@ async fn ensure_signing_keys(call: &Call) -> Result<(), ApiError> {
                 term
             }
         };
-        call.write(Command::ActivateKey {
-            purpose,
-            term,
-            expected_active_term: None,
-            retired_verify_until: call.now,
-        })
-        .await?;
+        let activated = call
+            .write(Command::ActivateKey {
+                purpose,
+                term,
+                expected_active_term: None,
+                retired_verify_until: call.now,
+            })
+            .await;
+        // The leader's rotation task may have activated the staged key
+        // first (its compare-and-set then refuses ours): an active key is
+        // all this call needs.
+        if let Err(error) = activated
+            && call.fresh().key_ring().active(purpose).is_none()
+        {
+            return Err(error);
+        }
     }
     Ok(())
 }

@@ -188,6 +188,14 @@ pub(super) fn get_web_identity_token(request: &OperationRequest) -> Result<XmlRe
         tracing::error!(alg = alg.name(), "no active JWT signing key");
         return Err(ApiError::unavailable());
     };
+    let max_key_age = request.snapshot.key_ring().rotation.max_key_age_ms;
+    if !signer.may_sign(request.now, max_key_age) {
+        tracing::error!(
+            kid = signer.kid(),
+            "the active JWT signing key is older than max_key_age (no rotation reached this region): refusing to sign"
+        );
+        return Err(ApiError::unavailable());
+    }
     let input = outbound::signing_input(alg, signer.kid(), &claims);
     let signature = signer
         .sign(input.as_bytes())

@@ -744,7 +744,7 @@ impl Admin for AdminService {
     ) -> Result<Response<pb::AdminRotationSchedule>, Status> {
         let call = self.begin(&request, "SetRotationSchedule", cluster)?;
         let settings = convert::settings(&request.into_inner());
-        settings.check().map_err(invalid)?;
+        settings.check_new().map_err(invalid)?;
         self.write(&call, "rotation", Command::SetKeyRotation { settings })
             .await?;
         let applied: KeyRotationSettings = call.node.snapshot().borrow().key_ring().rotation;

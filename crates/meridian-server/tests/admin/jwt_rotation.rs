@@ -27,7 +27,7 @@ use meridian_proto::pb::admin_client::AdminClient;
 use serde_json::Value;
 use tonic::transport::Channel;
 
-use crate::support::{Cluster, admin_keys, element, get, query, signed};
+use crate::support::{Cluster, admin_keys, element, get_with_head, query, signed};
 
 const AUDIENCE: &str = "https://api.example.com";
 
@@ -285,7 +285,7 @@ pub(crate) async fn web_identity_token(cluster: &Cluster, index: usize, alg: &st
         "Action=GetWebIdentityToken&Version=2011-06-15&Audience.member.1=https%3A%2F%2Fapi.example.com&SigningAlgorithm={alg}&DurationSeconds=3600"
     );
     let keys = admin_keys(cluster);
-    for _ in 0..20 {
+    for _ in 0..100 {
         let (status, reply) = query(
             cluster.apps[index].http_addr(),
             &cluster.regions[index],
@@ -304,13 +304,28 @@ pub(crate) async fn web_identity_token(cluster: &Cluster, index: usize, alg: &st
             .unwrap_or_else(|| panic!("no token in {reply}"))
             .to_owned();
     }
-    panic!("GetWebIdentityToken at node {index} shed 20 times");
+    panic!("GetWebIdentityToken at node {index} shed 100 times (5 s)");
 }
 
-/// Node `index`'s published JWKS.
+/// Node `index`'s published JWKS; checks that it may not be cached longer
+/// than a staged key waits before it signs (the default `min_propagation`
+/// of 1 s in these clusters, or less).
 pub(crate) async fn jwks(cluster: &Cluster, index: usize) -> JwkSet {
-    let (status, body) = get(cluster.apps[index].http_addr(), "/.well-known/jwks.json").await;
+    let (status, head, body) =
+        get_with_head(cluster.apps[index].http_addr(), "/.well-known/jwks.json").await;
     assert_eq!(status, 200, "{body}");
+    let cache = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("cache-control")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    assert!(
+        cache == "public, max-age=1" || cache == "public, max-age=0",
+        "JWKS cacheable longer than a staged key waits: {cache:?}"
+    );
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("JWKS of node {index}: {e}"))
 }
 

@@ -299,17 +299,19 @@ pub(crate) async fn query(
     }
     text.push_str("\r\n");
     text.push_str(body);
-    exchange(addr, &text).await
+    let (status, _, body) = exchange(addr, &text).await;
+    (status, body)
 }
 
-/// One unsigned GET; returns status and body.
-pub(crate) async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+/// One unsigned GET; returns status, the header block and the body.
+pub(crate) async fn get_with_head(addr: SocketAddr, path: &str) -> (u16, String, String) {
     let text = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     exchange(addr, &text).await
 }
 
-/// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer.
-async fn exchange(addr: SocketAddr, text: &str) -> (u16, String) {
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer:
+/// status, header block, body.
+async fn exchange(addr: SocketAddr, text: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));
@@ -324,11 +326,11 @@ async fn exchange(addr: SocketAddr, text: &str) -> (u16, String) {
         .unwrap_or_else(|e| panic!("read: {e}"));
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text
+    let (head, body) = text
         .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
+        .map(|(head, body)| (head.to_owned(), body.to_owned()))
         .unwrap_or_default();
-    (status, body)
+    (status, head, body)
 }
 
 /// The text of the first `<name>…</name>` element.
