@@ -305,14 +305,9 @@ impl VerifierClient {
         resource: &str,
         context: &[ContextEntry],
     ) -> Result<(Authenticated, Authorization), VerifyError> {
-        let message = pb::AuthenticateAndAuthorizeRequest {
-            authenticate: Some(
-                request.to_message(&self.inner.config.service, &self.inner.config.region),
-            ),
-            action: action.to_owned(),
-            resource: resource.to_owned(),
-            context: context.to_vec(),
-        };
+        let config = &self.inner.config;
+        let message =
+            request.to_decision_message(&config.service, &config.region, action, resource, context);
         let response = self
             .call(move |mut client, timeout| {
                 let request = timed(message.clone(), timeout);

@@ -109,6 +109,24 @@ impl SignedRequest {
             source_ip: self.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         }
     }
+
+    /// The `AuthenticateAndAuthorize` message for `action` on `resource`
+    /// (unary and stream forms alike).
+    pub(crate) fn to_decision_message(
+        &self,
+        service: &str,
+        region: &str,
+        action: &str,
+        resource: &str,
+        context: &[pb::ContextEntry],
+    ) -> pb::AuthenticateAndAuthorizeRequest {
+        pb::AuthenticateAndAuthorizeRequest {
+            authenticate: Some(self.to_message(service, region)),
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            context: context.to_vec(),
+        }
+    }
 }
 
 /// Lower-case hex SHA-256.

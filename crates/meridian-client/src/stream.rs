@@ -166,14 +166,13 @@ impl StreamSession {
         resource: &str,
         context: &[ContextEntry],
     ) -> Result<(Authenticated, Authorization), VerifyError> {
-        let call = pb::verifier_call::Call::AuthenticateAndAuthorize(
-            pb::AuthenticateAndAuthorizeRequest {
-                authenticate: Some(request.to_message(&self.config.service, &self.config.region)),
-                action: action.to_owned(),
-                resource: resource.to_owned(),
-                context: context.to_vec(),
-            },
-        );
+        let call = pb::verifier_call::Call::AuthenticateAndAuthorize(request.to_decision_message(
+            &self.config.service,
+            &self.config.region,
+            action,
+            resource,
+            context,
+        ));
         match self.call(call).await? {
             pb::verifier_result::Result::AuthenticateAndAuthorize(response) => {
                 match (response.authentication, response.authorization) {

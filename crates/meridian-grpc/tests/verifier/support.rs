@@ -121,7 +121,8 @@ impl World {
                 issuance_enabled: true,
             });
         }
-        world.stage_and_activate(1, None);
+        let now = Timestamp::from_unix_millis(world.config_now);
+        world.stage_and_activate(1, None, now);
         for id in [ACCOUNT_A, ACCOUNT_B] {
             world.ok(Command::CreateAccount {
                 account_id: account(id),
@@ -132,7 +133,14 @@ impl World {
         world
     }
 
-    fn stage_and_activate(&mut self, term: u64, previous: Option<u64>) {
+    /// Stages and activates session key `term` (compare-and-set against
+    /// `previous`); the key it replaces verifies until `retired_verify_until`.
+    fn stage_and_activate(
+        &mut self,
+        term: u64,
+        previous: Option<u64>,
+        retired_verify_until: Timestamp,
+    ) {
         let sealed_key = self
             .keys
             .wrap_session_key(u32::try_from(term).unwrap_or(0), &mut self.rng)
@@ -152,7 +160,7 @@ impl World {
             purpose: KeyPurpose::SessionToken,
             term,
             expected_active_term: previous,
-            retired_verify_until: now,
+            retired_verify_until,
         });
     }
 
@@ -401,27 +409,7 @@ impl World {
     /// Rotates to session key `term`; the previous key verifies until
     /// `verify_until`.
     pub fn rotate(&mut self, term: u64, verify_until: Timestamp) {
-        let sealed_key = self
-            .keys
-            .wrap_session_key(u32::try_from(term).unwrap_or(0), &mut self.rng)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let now = Timestamp::from_unix_millis(self.config_now);
-        self.ok(Command::StageKey {
-            purpose: KeyPurpose::SessionToken,
-            term,
-            key_id: term.to_string(),
-            algorithm: "AES-256-GCM".into(),
-            sealed_key,
-            public_key: Vec::new(),
-            activate_after: now,
-            expected_latest_term: Some(term - 1),
-        });
-        self.ok(Command::ActivateKey {
-            purpose: KeyPurpose::SessionToken,
-            term,
-            expected_active_term: Some(term - 1),
-            retired_verify_until: verify_until,
-        });
+        self.stage_and_activate(term, Some(term - 1), verify_until);
     }
 
     /// Moves the replicated clock (the proposers' `issued_at`) to `at`.
